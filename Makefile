@@ -1,0 +1,102 @@
+# Two commands on a fresh machine: `make deploy` and `make test`. Everything else is for the inner loop.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+VENV_BIN := $(abspath $(VENV))/bin
+TODO_CACHE ?= $(HOME)/.cache/todo
+FRONTEND := apps/frontend
+ARTIFACTS := test-artifacts
+
+export TODO_CACHE
+export PATH := $(TODO_CACHE)/tools/bin:$(VENV_BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# Keep Python tooling from writing bytecode into the tree.
+export PYTHONDONTWRITEBYTECODE := 1
+
+PYTEST := $(VENV_BIN)/pytest -p no:cacheprovider
+TIERS := lint unit backend frontend images chart cluster
+
+.PHONY: help setup venv tools frontend-deps deploy teardown status test test-fast services \
+        $(addprefix test-,$(TIERS)) lock bench clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+# ---------------------------------------------------------------- setup
+$(VENV)/.installed: requirements/dev.txt apps/backend/requirements.txt apps/backend/pyproject.toml
+	@test -x $(VENV_BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(VENV_BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	$(VENV_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e apps/backend
+	@touch $@
+
+venv: $(VENV)/.installed ## Python venv with pinned deploy/test tools
+
+tools: venv ## pinned helm + kubectl into $(TODO_CACHE)/tools (theirs if versions fit)
+	@$(VENV_BIN)/python scripts/tools.py install
+
+$(FRONTEND)/node_modules/.package-lock.json: $(FRONTEND)/package-lock.json
+	cd $(FRONTEND) && npm ci --no-audit --no-fund
+	@touch $@
+
+frontend-deps: $(FRONTEND)/node_modules/.package-lock.json
+
+setup: venv tools frontend-deps ## install everything into .venv, node_modules and the tool cache; run nothing
+
+lock: ## regenerate requirements/dev.txt from requirements/dev.in (pins)
+	$(VENV_BIN)/uv pip compile --quiet --python-version 3.11 requirements/dev.in -o requirements/dev.txt
+
+# ---------------------------------------------------------------- deploy
+deploy: venv tools ## deploy to Minikube: ansible-playbook playbooks/deploy-dev.yml
+	ansible-playbook playbooks/deploy-dev.yml $(ANSIBLE_ARGS)
+
+teardown: venv tools ## remove the release and namespace (ANSIBLE_ARGS="-e todo_teardown_minikube=true" also deletes the profile)
+	ansible-playbook playbooks/teardown.yml $(ANSIBLE_ARGS)
+
+status: venv tools ## release, pods, URL and health
+	ansible-playbook playbooks/status.yml $(ANSIBLE_ARGS)
+
+# ---------------------------------------------------------------- test
+services: ## system packages, PostgreSQL and dockerd the tests need
+	bash scripts/system-deps.sh
+	bash scripts/pg-up.sh
+	$(VENV_BIN)/python -m tests.support.docker_env ensure-daemon
+
+test: setup services ## every tier, each timed; a summary line at the end
+	bash scripts/run-tiers.sh $(TIERS)
+
+test-fast: setup ## inner loop: lint + unit (no Docker, no cluster)
+	bash scripts/run-tiers.sh lint unit
+
+test-lint:
+	ruff check .
+	yamllint --strict .
+	ansible-lint --profile production
+	helm lint --strict chart/todo -f chart/todo/values-dev.yaml --set existingSecret=lint-only --set backend.image.tag=lint --set frontend.image.tag=lint
+	cd $(FRONTEND) && npm run --silent lint && npm run --silent typecheck
+
+test-unit:
+	$(PYTEST) tests/unit --junitxml=$(ARTIFACTS)/junit/unit.xml
+
+test-backend:
+	$(PYTEST) apps/backend/tests --junitxml=$(ARTIFACTS)/junit/backend.xml
+
+test-frontend: frontend-deps
+	cd $(FRONTEND) && npm test
+	$(PYTEST) tests/e2e --junitxml=$(ARTIFACTS)/junit/e2e.xml
+
+test-images:
+	$(PYTEST) tests/images --junitxml=$(ARTIFACTS)/junit/images.xml
+
+test-chart:
+	$(PYTEST) tests/chart --junitxml=$(ARTIFACTS)/junit/chart.xml
+
+test-cluster:
+	$(PYTEST) tests/cluster --junitxml=$(ARTIFACTS)/junit/cluster.xml
+
+bench: setup services ## run every benchmark in bench/ (prints numbers)
+	@for b in bench/*.py; do echo "== $$b"; $(VENV_BIN)/python $$b || exit 1; done
+
+clean: ## remove build output and test artifacts (keeps .venv and the tool cache)
+	rm -rf $(ARTIFACTS) $(FRONTEND)/.next .pytest_cache .ruff_cache
