@@ -18,8 +18,9 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST := $(VENV_BIN)/pytest -p no:cacheprovider
 TIERS := lint unit backend frontend images chart cluster
 
-.PHONY: help setup venv tools frontend-deps deploy teardown status test test-fast services \
-        $(addprefix test-,$(TIERS)) lock bench clean
+.PHONY: help preflight setup venv tools frontend-deps deploy teardown status test test-fast services \
+        $(addprefix test-,$(TIERS)) test-lint-python test-lint-yaml \
+        test-lint-ansible test-lint-helm test-lint-frontend lock bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -48,7 +49,10 @@ lock: ## regenerate requirements/dev.txt from requirements/dev.in (pins)
 	$(VENV_BIN)/uv pip compile --quiet --python-version 3.11 requirements/dev.in -o requirements/dev.txt
 
 # ---------------------------------------------------------------- deploy
-deploy: venv tools ## deploy to Minikube: ansible-playbook playbooks/deploy-dev.yml
+preflight:
+	@bash scripts/preflight.sh
+
+deploy: preflight venv tools ## deploy to Minikube: ansible-playbook playbooks/deploy-dev.yml
 	ansible-playbook playbooks/deploy-dev.yml $(ANSIBLE_ARGS)
 
 teardown: venv tools ## remove the release and namespace (ANSIBLE_ARGS="-e todo_teardown_minikube=true" also deletes the profile)
@@ -69,11 +73,22 @@ test: setup services ## every tier, each timed; a summary line at the end
 test-fast: setup ## inner loop: lint + unit (no Docker, no cluster)
 	bash scripts/run-tiers.sh lint unit
 
-test-lint:
+test-lint: test-lint-python test-lint-yaml test-lint-ansible test-lint-helm test-lint-frontend
+
+test-lint-python:
 	ruff check .
+
+test-lint-yaml:
 	yamllint --strict .
+
+test-lint-ansible:
 	ansible-lint --profile production
-	helm lint --strict chart/todo -f chart/todo/values-dev.yaml --set existingSecret=lint-only --set backend.image.tag=lint --set frontend.image.tag=lint
+
+test-lint-helm:
+	helm lint --strict chart/todo -f chart/todo/values-dev.yaml \
+	  --set existingSecret=lint-only --set backend.image.tag=lint --set frontend.image.tag=lint
+
+test-lint-frontend: frontend-deps
 	cd $(FRONTEND) && npm run --silent lint && npm run --silent typecheck
 
 test-unit:

