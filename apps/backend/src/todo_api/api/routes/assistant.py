@@ -1,0 +1,41 @@
+"""POST /api/v1/assistant/chat: natural language in, reply plus the task changes out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, status
+
+from ...assistant.openai_client import UpstreamError
+from ...assistant.service import ConversationNotFound, chat
+from ...schemas import ChatRequest, ChatResponse
+from ..deps import CurrentUser, SessionDep
+
+router = APIRouter(prefix="/assistant", tags=["assistant"])
+
+NOT_CONFIGURED = "The assistant is not configured on this server (no OPENAI_API_KEY)."
+
+
+@router.post(
+    "/chat",
+    response_model=ChatResponse,
+    responses={
+        404: {"description": "conversation_id is not one of the user's conversations"},
+        502: {"description": "The assistant service failed"},
+        503: {"description": "The assistant is not configured (or the database is down)"},
+        504: {"description": "The assistant service timed out"},
+    },
+)
+def assistant_chat(
+    body: ChatRequest, request: Request, user: CurrentUser, session: SessionDep
+) -> ChatResponse:
+    client = request.app.state.openai_client
+    if client is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, NOT_CONFIGURED)
+    try:
+        result = chat(session, client, user.id, body.message, body.conversation_id)
+    except ConversationNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Conversation not found") from None
+    except UpstreamError as exc:
+        raise HTTPException(exc.status_code, exc.message) from None
+    return ChatResponse(
+        conversation_id=result.conversation_id, reply=result.reply, actions=result.actions
+    )

@@ -1,0 +1,41 @@
+"""Liveness never touches the database; readiness runs SELECT 1 with a short deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from ... import __version__
+from ...db import describe_db_error, ping
+from ...schemas import Health, Readiness
+
+router = APIRouter(prefix="/health", tags=["health"])
+log = logging.getLogger("todo_api.health")
+
+
+@router.get("", response_model=Health)
+async def liveness() -> Health:
+    return Health(status="ok", version=__version__)
+
+
+@router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
+async def readiness(request: Request) -> JSONResponse:
+    settings = request.app.state.settings
+    # The connect timeout bounds a new connection; this bounds everything, including a
+    # pooled connection whose peer went silent.
+    deadline = settings.db_connect_timeout_seconds + 1
+    try:
+        await asyncio.wait_for(run_in_threadpool(ping, request.app.state.engine), timeout=deadline)
+    except TimeoutError:
+        reason = f"database did not answer within {deadline} s"
+    except Exception as exc:
+        reason = describe_db_error(exc)
+    else:
+        return JSONResponse(Readiness(status="ok", database="ok").model_dump(exclude_none=True))
+    log.warning("not ready", extra={"reason": reason})
+    body = Readiness(status="unavailable", database="unavailable", reason=reason)
+    return JSONResponse(body.model_dump(), status_code=503)

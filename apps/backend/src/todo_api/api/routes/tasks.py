@@ -1,0 +1,78 @@
+"""Task CRUD for the signed-in user. Another user's task id answers 404, never 403."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+
+from ... import tasks_service
+from ...models import Task
+from ...schemas import Priority, SortKey, StatusFilter, TaskCreate, TaskPage, TaskPublic, TaskUpdate
+from ..deps import CurrentUser, SessionDep
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+_NOT_FOUND = {404: {"description": "No such task for this user"}}
+# Path ids are bigint in the database; bound them so a huge number is a 422, not a DB error.
+TaskId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+def _owned(session: SessionDep, user: CurrentUser, task_id: int) -> Task:
+    task = tasks_service.get_task(session, user.id, task_id)
+    if task is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Task not found")
+    return task
+
+
+@router.get("", response_model=TaskPage)
+def list_tasks(
+    user: CurrentUser,
+    session: SessionDep,
+    status_: Annotated[StatusFilter, Query(alias="status")] = "all",
+    priority: Priority | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    sort: SortKey = "-created_at",
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> TaskPage:
+    flt = tasks_service.TaskFilter(
+        status=status_, priority=priority, q=q, sort=sort, limit=limit, offset=offset
+    )
+    items, total = tasks_service.list_tasks(session, user.id, flt)
+    return TaskPage(items=[TaskPublic.model_validate(t) for t in items], total=total)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskPublic)
+def create_task(body: TaskCreate, user: CurrentUser, session: SessionDep) -> Task:
+    task = tasks_service.create_task(
+        session,
+        user.id,
+        title=body.title,
+        description=body.description,
+        priority=body.priority,
+        due_date=body.due_date,
+    )
+    session.commit()
+    return task
+
+
+@router.get("/{task_id}", response_model=TaskPublic, responses=_NOT_FOUND)
+def get_task(task_id: TaskId, user: CurrentUser, session: SessionDep) -> Task:
+    return _owned(session, user, task_id)
+
+
+@router.patch("/{task_id}", response_model=TaskPublic, responses=_NOT_FOUND)
+def update_task(task_id: TaskId, body: TaskUpdate, user: CurrentUser, session: SessionDep) -> Task:
+    task = _owned(session, user, task_id)
+    tasks_service.update_task(session, task, body.changes())
+    session.commit()
+    return task
+
+
+@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
+def delete_task(task_id: TaskId, user: CurrentUser, session: SessionDep) -> Response:
+    task = _owned(session, user, task_id)
+    tasks_service.delete_task(session, task)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

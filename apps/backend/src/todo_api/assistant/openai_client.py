@@ -1,0 +1,96 @@
+"""A minimal Chat Completions client over httpx (no SDK): one POST, errors mapped to 502/504.
+
+Neither the API key nor the conversation is logged; failures log the upstream status and
+OpenAI's error type only.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+
+log = logging.getLogger("todo_api.assistant.openai")
+
+
+class UpstreamError(Exception):
+    """The assistant service failed; the API answers 502 with this message."""
+
+    status_code = 502
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UpstreamTimeout(UpstreamError):
+    status_code = 504
+
+
+class ChatCompletionsClient:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        model: str,
+        timeout_seconds: float,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.model = model
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/") + "/",
+            headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+            timeout=httpx.Timeout(timeout_seconds),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def complete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The assistant message of the first choice: {role, content, tool_calls?}."""
+        body = {"model": self.model, "messages": messages, "tools": tools, "tool_choice": "auto"}
+        try:
+            response = self._http.post("chat/completions", json=body)
+        except httpx.TimeoutException:
+            log.warning("assistant upstream timed out")
+            raise UpstreamTimeout("The assistant service did not answer in time.") from None
+        except httpx.HTTPError as exc:
+            log.warning("assistant upstream unreachable", extra={"error": type(exc).__name__})
+            raise UpstreamError("Could not reach the assistant service.") from None
+
+        if response.status_code >= 400:
+            error_type = _error_type(response)
+            log.warning(
+                "assistant upstream error",
+                extra={"upstream_status": response.status_code, "upstream_error": error_type},
+            )
+            if response.status_code in (401, 403):
+                raise UpstreamError("The assistant service rejected the configured API key.")
+            if response.status_code == 429:
+                raise UpstreamError(
+                    "The assistant service is busy (rate limited). Try again shortly."
+                )
+            raise UpstreamError(f"The assistant service failed (HTTP {response.status_code}).")
+
+        try:
+            message = response.json()["choices"][0]["message"]
+            if not isinstance(message, dict):
+                raise TypeError
+        except (ValueError, KeyError, IndexError, TypeError):
+            log.warning("assistant upstream sent an unexpected answer")
+            raise UpstreamError("The assistant service sent an unexpected answer.") from None
+        return message
+
+
+def _error_type(response: httpx.Response) -> str | None:
+    try:
+        error = response.json().get("error") or {}
+        return str(error.get("type") or error.get("code") or "") or None
+    except (ValueError, AttributeError):
+        return None

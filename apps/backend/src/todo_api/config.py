@@ -1,0 +1,164 @@
+"""Settings from the environment (pydantic-settings).
+
+Names are the shared contract (team CONVENTIONS / DESIGN.md): secrets DATABASE_URL, AUTH_SECRET,
+OPENAI_API_KEY; tuning ENVIRONMENT, LOG_LEVEL, OPENAI_*, DB_*, ACCESS_TOKEN_EXPIRE_MINUTES,
+COOKIE_SECURE, WEB_CONCURRENCY.
+
+Secrets are SecretStr so that a repr, a log line or a traceback never shows them, and
+configuration errors are reported by variable name only (see ``describe_errors``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+# Schemes we accept for DATABASE_URL. Whatever driver a URL names, we talk psycopg 3, which
+# reads libpq parameters (sslmode, channel_binding, options, ...) from the query unchanged.
+_POSTGRES_SCHEMES = {"postgres", "postgresql"}
+DRIVER = "postgresql+psycopg"
+MIN_AUTH_SECRET_LENGTH = 32
+
+
+def normalise_database_url(raw: str) -> URL:
+    """Turn a libpq-style URL (as Neon, Heroku or psql take it) into a SQLAlchemy URL.
+
+    Raises ValueError with a message that never contains the URL itself (it holds a password).
+    """
+    text = raw.strip()
+    if not text:
+        raise ValueError("is empty")
+    try:
+        url = make_url(text)
+    except (ArgumentError, ValueError):
+        raise ValueError(
+            "is not a valid URL (expected postgresql://user:password@host/db)"
+        ) from None
+    backend = url.drivername.split("+", 1)[0]
+    if backend not in _POSTGRES_SCHEMES:
+        raise ValueError("must start with postgresql:// (or postgres://)")
+    if url.port is not None and not 0 < url.port < 65536:
+        raise ValueError("has an invalid port")
+    return url.set(drivername=DRIVER)
+
+
+class DatabaseSettings(BaseSettings):
+    """What `todo-api migrate` needs: the database and logging, nothing else."""
+
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", hide_input_in_errors=True
+    )
+
+    database_url: SecretStr
+    environment: Literal["dev", "test", "prod"] = "dev"
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    db_pool_size: int = Field(default=5, ge=1, le=100)
+    db_max_overflow: int = Field(default=5, ge=0, le=100)
+    # libpq counts whole seconds and treats anything below 2 as 2.
+    db_connect_timeout_seconds: int = Field(default=5, ge=1, le=120)
+
+    @field_validator("log_level", "environment", mode="before")
+    @classmethod
+    def _lowercase(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr) -> SecretStr:
+        normalise_database_url(value.get_secret_value())
+        return value
+
+    @property
+    def sqlalchemy_url(self) -> URL:
+        return normalise_database_url(self.database_url.get_secret_value())
+
+    def secret_values(self) -> list[str]:
+        """Strings that must never reach a log line."""
+        url = self.sqlalchemy_url
+        values = [self.database_url.get_secret_value()]
+        if url.password:
+            values.append(str(url.password))
+        return values
+
+
+class Settings(DatabaseSettings):
+    """Everything the API processes need."""
+
+    auth_secret: SecretStr
+    openai_api_key: SecretStr | None = None
+    openai_model: str = Field(default="gpt-4o-mini", min_length=1)
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    access_token_expire_minutes: int = Field(default=1440, ge=1, le=60 * 24 * 90)
+    cookie_secure: bool = False
+    web_concurrency: int = Field(default=1, ge=1, le=64)
+
+    @field_validator("auth_secret")
+    @classmethod
+    def _check_auth_secret(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value().strip()) < MIN_AUTH_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_AUTH_SECRET_LENGTH} characters long")
+        return value
+
+    @field_validator("openai_api_key", mode="before")
+    @classmethod
+    def _empty_key_means_none(cls, value: object) -> object:
+        # A Secret created with an empty OPENAI_API_KEY means "assistant not configured".
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @property
+    def assistant_enabled(self) -> bool:
+        return self.openai_api_key is not None
+
+    def secret_values(self) -> list[str]:
+        values = [*super().secret_values(), self.auth_secret.get_secret_value()]
+        if self.openai_api_key is not None:
+            values.append(self.openai_api_key.get_secret_value())
+        return values
+
+
+class ConfigError(Exception):
+    """A configuration problem, described by variable names only."""
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """One line naming every bad variable; never the values (they may be secrets)."""
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False, include_context=False):
+        name = "_".join(str(p) for p in error["loc"]).upper() or "settings"
+        if error["type"] == "missing":
+            parts.append(f"{name} is not set")
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            parts.append(
+                f"{name} {message}" if error["type"] == "value_error" else f"{name}: {message}"
+            )
+    return "; ".join(parts)
+
+
+def load(cls: type[DatabaseSettings] | None = None, **overrides) -> DatabaseSettings:
+    cls = cls or Settings
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(exc)) from None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return load(Settings)  # type: ignore[return-value]

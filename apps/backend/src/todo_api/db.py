@@ -1,0 +1,120 @@
+"""Engine and sessions.
+
+The engine never connects at creation, so the process starts while the database is down
+(cold-starting Neon compute, brief outage). Every checkout is pre-pinged, connects time out
+after DB_CONNECT_TIMEOUT_SECONDS, and the pool waits no longer than that for a free
+connection: during an outage requests fail fast (503, see errors.py) and the pool heals by
+itself when the database is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from .config import DatabaseSettings
+
+log = logging.getLogger("todo_api.db")
+
+# What a lost or unreachable database looks like to SQLAlchemy.
+DB_UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, PoolTimeoutError)
+
+
+def connect_args(settings: DatabaseSettings) -> dict[str, object]:
+    timeout = settings.db_connect_timeout_seconds
+    args: dict[str, object] = {
+        "application_name": "todo-api",
+        # Poolers in transaction mode (Neon's -pooler endpoint, PgBouncer) do not keep
+        # server-side prepared statements across transactions; never prepare.
+        "prepare_threshold": None,
+        # Notice a dead peer on an idle or busy TCP connection instead of hanging.
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+        "tcp_user_timeout": max(timeout, 10) * 1000,
+    }
+    if "connect_timeout" not in settings.sqlalchemy_url.query:
+        args["connect_timeout"] = timeout
+    return args
+
+
+def build_engine(settings: DatabaseSettings, **overrides) -> Engine:
+    options: dict[str, object] = {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_pre_ping": True,
+        "pool_timeout": settings.db_connect_timeout_seconds,
+        # Neon suspends idle computes; recycle rather than keep very old connections.
+        "pool_recycle": 1800,
+        "connect_args": connect_args(settings),
+    }
+    if "poolclass" in overrides:  # e.g. NullPool for one-shot commands: no queue options
+        for key in ("pool_size", "max_overflow", "pool_timeout"):
+            options.pop(key)
+    options.update(overrides)
+    return create_engine(settings.sqlalchemy_url, **options)
+
+
+def is_connection_problem(exc: BaseException) -> bool:
+    if isinstance(exc, DB_UNAVAILABLE_ERRORS):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+def describe_db_error(exc: BaseException) -> str:
+    """A short reason for readiness/logs that never contains the URL or password."""
+    if isinstance(exc, PoolTimeoutError):
+        return "no free database connection (pool exhausted)"
+    original = getattr(exc, "orig", None) or exc
+    kind = type(original).__name__
+    text_ = str(original).lower()
+    if "timeout" in text_ or "timed out" in text_:
+        return f"database connection timed out ({kind})"
+    if "refused" in text_:
+        return f"database refused the connection ({kind})"
+    if "password authentication failed" in text_ or "authentication" in text_:
+        return f"database rejected the credentials ({kind})"
+    if "does not exist" in text_:
+        return f"database or role does not exist ({kind})"
+    return f"database unreachable ({kind})"
+
+
+def wait_for_database(
+    engine: Engine, deadline_seconds: float, stop: threading.Event | None = None
+) -> bool:
+    """Try to reach the database until it answers or the deadline passes; never raises."""
+    start = time.monotonic()
+    delay = 0.5
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            ping(engine)
+            log.info("database reachable", extra={"attempt": attempt})
+            return True
+        except Exception as exc:
+            elapsed = time.monotonic() - start
+            log.warning(
+                "database not reachable yet",
+                extra={"attempt": attempt, "reason": describe_db_error(exc)},
+            )
+            if elapsed + delay > deadline_seconds:
+                return False
+            if stop is not None:
+                if stop.wait(delay):
+                    return False
+            else:
+                time.sleep(delay)
+            delay = min(delay * 2, 5.0)

@@ -1,0 +1,68 @@
+"""Exception handlers: every error is JSON {detail: ...}.
+
+- 422: FastAPI's list of {loc, msg, type}, where loc names the field; the submitted value
+  ("input") is left out so a password typed into the wrong field is not echoed or logged.
+- 503: the database is unreachable (connect refused/timeout, connection lost, pool empty).
+- 500: anything unexpected; logged with the request id, the client gets no internals.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from .db import describe_db_error, is_connection_problem
+
+log = logging.getLogger("todo_api.errors")
+
+DB_UNAVAILABLE_DETAIL = "The database is unavailable right now. Try again in a moment."
+
+
+def _validation_items(exc: RequestValidationError) -> list[dict[str, object]]:
+    items = []
+    for error in exc.errors():
+        items.append(
+            {
+                "loc": list(error.get("loc", ())),
+                "msg": str(error.get("msg", "invalid value")),
+                "type": error.get("type", "value_error"),
+            }
+        )
+    return items
+
+
+async def validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+    return JSONResponse(status_code=422, content={"detail": _validation_items(exc)})
+
+
+def database_unavailable_response(exc: BaseException) -> JSONResponse:
+    log.warning("database unavailable", extra={"reason": describe_db_error(exc)})
+    return JSONResponse(
+        status_code=503,
+        content={"detail": DB_UNAVAILABLE_DETAIL},
+        headers={"Retry-After": "5"},
+    )
+
+
+async def db_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    if is_connection_problem(exc):
+        return database_unavailable_response(exc)
+    log.error("database error", extra={"error": type(exc).__name__})
+    return JSONResponse(status_code=500, content={"detail": "Internal server error"})
+
+
+async def unhandled_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", extra={"error": type(exc).__name__})
+    return JSONResponse(status_code=500, content={"detail": "Internal server error"})
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, validation_error_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(DBAPIError, db_error_handler)
+    app.add_exception_handler(PoolTimeoutError, db_error_handler)
+    app.add_exception_handler(Exception, unhandled_error_handler)

@@ -1,0 +1,107 @@
+"""The FastAPI application factory.
+
+`todo-api serve` runs uvicorn with `todo_api.main:create_app` as a factory, so every worker
+process builds its own engine and HTTP client. Nothing here connects to the database at
+start: a warm-up thread tries for a while and only logs, so the API starts (and liveness
+answers) while the database is still down.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy.orm import sessionmaker
+
+from . import __version__, errors
+from .api.routes import assistant, auth, health, tasks
+from .assistant.openai_client import ChatCompletionsClient
+from .config import ConfigError, Settings, get_settings
+from .db import build_engine, wait_for_database
+from .logging_setup import configure_logging
+from .middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+
+log = logging.getLogger("todo_api")
+
+WARMUP_SECONDS = 60
+
+
+def _openai_client(settings: Settings) -> ChatCompletionsClient | None:
+    if settings.openai_api_key is None:
+        return None
+    return ChatCompletionsClient(
+        base_url=settings.openai_base_url,
+        api_key=settings.openai_api_key.get_secret_value(),
+        model=settings.openai_model,
+        timeout_seconds=settings.openai_timeout_seconds,
+    )
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    stop = threading.Event()
+    warmup = threading.Thread(
+        target=wait_for_database,
+        args=(app.state.engine, WARMUP_SECONDS, stop),
+        name="db-warmup",
+        daemon=True,
+    )
+    warmup.start()
+    log.info(
+        "todo-api started",
+        extra={
+            "version": __version__,
+            "environment": app.state.settings.environment,
+            "assistant": app.state.settings.assistant_enabled,
+        },
+    )
+    try:
+        yield
+    finally:
+        stop.set()
+        if app.state.openai_client is not None:
+            app.state.openai_client.close()
+        app.state.engine.dispose()
+        log.info("todo-api stopped")
+
+
+def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
+    if settings is None:
+        try:
+            settings = get_settings()
+        except ConfigError as exc:
+            # Under a bare `uvicorn --factory` there is no CLI to print this for us.
+            print(f"todo-api: configuration error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+    if configure_logs:
+        configure_logging(settings.log_level, settings.secret_values())
+
+    app = FastAPI(
+        title="Todo API",
+        version=__version__,
+        description="Tasks, accounts and an AI assistant for the Todo application.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    engine = build_engine(settings)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = sessionmaker(engine, expire_on_commit=False)
+    app.state.openai_client = _openai_client(settings)
+
+    errors.install(app)
+    api = APIRouter(prefix="/api/v1")
+    for module in (health, auth, tasks, assistant):
+        api.include_router(module.router)
+    app.include_router(api)
+
+    # Outermost first: the request id must cover the 413 answers too.
+    app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(RequestContextMiddleware)
+    return app

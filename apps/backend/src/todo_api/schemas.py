@@ -1,0 +1,188 @@
+"""Request and response bodies. Requests forbid unknown fields so a typo is a 422 naming it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+from .models import DESCRIPTION_MAX, EMAIL_MAX, NAME_MAX, TITLE_MAX
+
+Priority = Literal["low", "medium", "high"]
+StatusFilter = Literal["all", "pending", "completed"]
+SortKey = Literal[
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "due_date",
+    "-due_date",
+    "priority",
+    "-priority",
+    "title",
+    "-title",
+]
+
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _no_nul(value: str | None) -> str | None:
+    # PostgreSQL text cannot hold NUL; refuse it here instead of failing in the driver.
+    if value is not None and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _email(value: str) -> str:
+    value = value.strip().lower()
+    if len(value) > EMAIL_MAX or not _EMAIL_RE.match(value):
+        raise ValueError("is not a valid email address")
+    return value
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        return None
+    return value
+
+
+Email = Annotated[str, AfterValidator(_email)]
+Title = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX),
+    AfterValidator(_no_nul),
+]
+Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX), AfterValidator(_no_nul)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=NAME_MAX), AfterValidator(_no_nul)
+]
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- auth
+
+
+class RegisterRequest(RequestModel):
+    email: Email
+    password: Annotated[str, Field(min_length=8, max_length=128), AfterValidator(_no_nul)]
+    name: Annotated[Name | None, AfterValidator(_blank_to_none)] = None
+
+
+class LoginRequest(RequestModel):
+    # No format check beyond length: login must answer 401 the same way for any unknown email.
+    email: Annotated[str, Field(min_length=1, max_length=EMAIL_MAX)]
+    password: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class UserPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    name: str | None
+    created_at: dt.datetime
+
+
+class LoginResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 scheme name
+    user: UserPublic
+
+
+# ---------------------------------------------------------------- tasks
+
+
+class TaskCreate(RequestModel):
+    title: Title
+    description: Description | None = None
+    priority: Priority = "medium"
+    due_date: dt.date | None = None
+
+
+class TaskUpdate(RequestModel):
+    """Partial update: only the fields present in the body change; null clears optional ones."""
+
+    title: Title | None = None
+    description: Description | None = None
+    completed: bool | None = None
+    priority: Priority | None = None
+    due_date: dt.date | None = None
+
+    @field_validator("title", "completed", "priority", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Runs only for fields present in the body, so the 422 names the offending field.
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
+
+    def changes(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class TaskPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    description: str | None
+    completed: bool
+    priority: Priority
+    due_date: dt.date | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class TaskPage(BaseModel):
+    items: list[TaskPublic]
+    total: int
+
+
+# ---------------------------------------------------------------- assistant
+
+
+class ChatRequest(RequestModel):
+    message: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=4000),
+        AfterValidator(_no_nul),
+    ]
+    conversation_id: uuid.UUID | None = None
+
+
+class AssistantAction(BaseModel):
+    type: Literal["created", "updated", "deleted"]
+    task: TaskPublic
+
+
+class ChatResponse(BaseModel):
+    conversation_id: uuid.UUID
+    reply: str
+    actions: list[AssistantAction]
+
+
+# ---------------------------------------------------------------- health
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+
+class Readiness(BaseModel):
+    status: Literal["ok", "unavailable"]
+    database: Literal["ok", "unavailable"]
+    reason: str | None = None
