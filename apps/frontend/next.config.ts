@@ -1,0 +1,15 @@
+import type { NextConfig } from "next";
+
+// One image serves every environment: nothing here depends on the environment at
+// build time. API_BASE_URL is read by server code at request time (see src/lib/config.ts).
+const nextConfig: NextConfig = {
+  output: "standalone",
+  poweredByHeader: false,
+  reactStrictMode: true,
+  // The repo root holds other apps; pin tracing to this app so the standalone
+  // bundle lands at .next/standalone/server.js.
+  outputFileTracingRoot: import.meta.dirname,
+  turbopack: { root: import.meta.dirname },
+};
+
+export default nextConfig;

@@ -1,0 +1,12 @@
+import type { Metadata } from "next";
+import { AuthForm, safeNext } from "@/components/AuthForm";
+
+export const metadata: Metadata = { title: "Create account · Todo" };
+
+type SearchParams = Promise<Record<string, string | string[] | undefined>>;
+
+export default async function SignUpPage({ searchParams }: { searchParams: SearchParams }) {
+  const params = await searchParams;
+  const next = Array.isArray(params.next) ? params.next[0] : params.next;
+  return <AuthForm mode="signup" next={safeNext(next)} />;
+}
