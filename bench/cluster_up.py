@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""Local test cluster timings: build (cold if nothing is cached yet), warm `up`, `down`.
+
+Prints numbers, never pass/fail. Uses its own run dir and ports so it cannot disturb a
+cluster that is already running.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CLUSTER_PY = Path(__file__).resolve().parents[1] / "tests" / "cluster" / "cluster.py"
+sys.path.insert(0, str(CLUSTER_PY.parent))
+
+import build  # noqa: E402
+import pins  # noqa: E402
+
+
+def timed(label: str, args: list[str], env: dict[str, str]) -> float:
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, str(CLUSTER_PY), *args], env=env, capture_output=True, text=True)
+    elapsed = time.monotonic() - started
+    if result.returncode != 0:
+        sys.exit(f"{label} failed:\n{result.stdout}\n{result.stderr}")
+    print(f"{label:<28} {elapsed:8.1f} s", flush=True)
+    return elapsed
+
+
+def main() -> None:
+    print(f"kubernetes {pins.KUBERNETES_VERSION}, etcd {pins.ETCD_VERSION}, kwok {pins.KWOK_VERSION}")
+    with tempfile.TemporaryDirectory(prefix="todo-cluster-bench-") as tmp:
+        env = dict(os.environ, TODO_CLUSTER_DIR=str(Path(tmp) / "run"), TODO_CLUSTER_PORT_BASE="16743")
+        cached = all(build.is_built(name) for name in pins.BINARIES)
+        timed("build (cached, no-op)" if cached else "build (first, cold)", ["build"], env)
+        timed("up (warm cache)", ["up"], env)
+        timed("down", ["down"], env)
+
+
+if __name__ == "__main__":
+    main()

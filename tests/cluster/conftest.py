@@ -1,0 +1,79 @@
+"""Fixtures for the cluster tier: a private local cluster per test module.
+
+Each module gets its own run dir and port range, so it never touches a cluster a
+developer (or molecule) started with the defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+CLUSTER_PY = HERE / "cluster.py"
+sys.path.insert(0, str(HERE))
+
+import pins  # noqa: E402
+
+
+@dataclass
+class LocalCluster:
+    env: dict[str, str]
+    run_dir: Path
+    kubeconfig: Path
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, str(CLUSTER_PY), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=timeout,
+        )
+
+
+def tool(name: str) -> str:
+    """Pinned tools from the cache (scripts/tools.py) win over whatever is on PATH."""
+    cached = pins.cache_root() / "tools" / "bin" / name
+    if cached.exists():
+        return str(cached)
+    found = shutil.which(name)
+    if not found:
+        pytest.fail(f"{name} not found: run `make tools` (scripts/tools.py install)")
+    return found
+
+
+def cluster_env(run_dir: Path, port_base: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env["TODO_CLUSTER_DIR"] = str(run_dir)
+    env["TODO_CLUSTER_PORT_BASE"] = str(port_base)
+    env["PATH"] = f"{pins.cache_root() / 'tools' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def start_cluster(run_dir: Path, port_base: int) -> LocalCluster:
+    env = cluster_env(run_dir, port_base)
+    cluster = LocalCluster(env=env, run_dir=run_dir, kubeconfig=run_dir / "kubeconfig")
+    result = cluster.cli("up", check=False)
+    if result.returncode != 0:
+        cluster.cli("down", check=False)
+        pytest.fail(f"cluster.py up failed:\n{result.stdout}\n{result.stderr}")
+    cluster.env["KUBECONFIG"] = str(cluster.kubeconfig)
+    return cluster
+
+
+@pytest.fixture(scope="module")
+def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    run_dir = tmp_path_factory.mktemp("cluster") / "run"
+    cluster = start_cluster(run_dir, port_base=int(os.environ.get("TODO_TEST_CLUSTER_PORT_BASE", "16543")))
+    yield cluster
+    cluster.cli("down", check=False)
