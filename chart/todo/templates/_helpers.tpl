@@ -1,0 +1,316 @@
+{{/*
+Shared names, labels and fragments. Every template takes its names from here so the
+cross-part contract (release `todo` -> Services `todo-backend`, `todo-frontend`) holds.
+*/}}
+
+{{- define "todo.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Fully qualified app name, as `helm create` does: the release name alone when it already
+contains the chart name (release `todo` -> `todo`), else `<release>-<chart>`.
+Truncated to 40 characters so every `<fullname>-<component>` stays within 63.
+*/}}
+{{- define "todo.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "todo.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "todo.backend.fullname" -}}{{ include "todo.fullname" . }}-backend{{- end }}
+{{- define "todo.frontend.fullname" -}}{{ include "todo.fullname" . }}-frontend{{- end }}
+{{- define "todo.postgresql.fullname" -}}{{ include "todo.fullname" . }}-postgresql{{- end }}
+{{- define "todo.migrations.fullname" -}}{{ include "todo.fullname" . }}-migrations{{- end }}
+
+{{/* Common labels (without component). */}}
+{{- define "todo.labels" -}}
+helm.sh/chart: {{ include "todo.chart" . }}
+{{ include "todo.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: todo
+{{- end }}
+
+{{/*
+Selector labels: name + instance only (component is added per workload). Never put the
+version or chart label in a selector: selectors are immutable and upgrades would fail.
+*/}}
+{{- define "todo.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "todo.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Labels for one component. Call with (dict "ctx" $ "component" "backend"). */}}
+{{- define "todo.componentLabels" -}}
+{{ include "todo.labels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "todo.componentSelectorLabels" -}}
+{{ include "todo.selectorLabels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "todo.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "todo.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create=false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Image reference. Tags are required and `latest` is refused: the deploy tags images with
+the git sha so that a rollout is reproducible. Call with (dict "image" .Values.backend.image "path" "backend.image").
+*/}}
+{{- define "todo.image" -}}
+{{- $tag := toString (.image.tag | default "") -}}
+{{- if not $tag -}}
+{{- fail (printf "%s.tag is required: set it to the image tag to deploy (the short git sha), e.g. --set %s.tag=$(git rev-parse --short HEAD)" .path .path) -}}
+{{- end -}}
+{{- if eq $tag "latest" -}}
+{{- fail (printf "%s.tag must not be 'latest': use an immutable tag such as the short git sha" .path) -}}
+{{- end -}}
+{{- printf "%s:%s" .image.repository $tag -}}
+{{- end }}
+
+{{/*
+Secret source. Exactly one of:
+  - existingSecret: name of a Secret created outside the chart (the Ansible role creates `todo-secrets`);
+  - secrets.*: the chart creates the Secret from values passed at install time (--set, never a values file).
+DATABASE_URL comes from the chart-managed `<fullname>-postgresql` Secret when postgresql.enabled=true.
+This helper renders nothing; it fails rendering with a message naming the value to set.
+*/}}
+{{- define "todo.validateSecrets" -}}
+{{- $s := .Values.secrets -}}
+{{- $chartValues := or $s.databaseUrl $s.authSecret $s.openaiApiKey -}}
+{{- if and .Values.existingSecret $chartValues -}}
+{{- fail "set either existingSecret or secrets.* (secrets.databaseUrl, secrets.authSecret, secrets.openaiApiKey), not both" -}}
+{{- end -}}
+{{- if not .Values.existingSecret -}}
+{{- if not $chartValues -}}
+{{- fail "no secret source: set existingSecret to the name of a Secret holding DATABASE_URL and AUTH_SECRET (e.g. --set existingSecret=todo-secrets), or pass secrets.authSecret and secrets.databaseUrl (or postgresql.enabled=true) with --set" -}}
+{{- end -}}
+{{- if not $s.authSecret -}}
+{{- fail "secrets.authSecret is required when the chart creates the Secret (or set existingSecret instead)" -}}
+{{- end -}}
+{{- if and (not $s.databaseUrl) (not .Values.postgresql.enabled) -}}
+{{- fail "secrets.databaseUrl is required when the chart creates the Secret and postgresql.enabled=false (or set postgresql.enabled=true for an in-cluster database)" -}}
+{{- end -}}
+{{- end -}}
+{{- end }}
+
+{{/* Name of the Secret the pods read AUTH_SECRET / OPENAI_API_KEY (and DATABASE_URL unless postgresql) from. */}}
+{{- define "todo.secretName" -}}
+{{- if .Values.existingSecret }}{{ .Values.existingSecret }}{{ else }}{{ include "todo.fullname" . }}{{ end }}
+{{- end }}
+
+{{/*
+Secret used by the migration hook Job. At pre-install time the chart's own (non-hook)
+Secret does not exist yet, so in chart-created mode the Job reads a hook copy of it
+(`<fullname>-migrations`, created just before the Job and deleted after it succeeds).
+An existingSecret is created before helm runs, so the Job reads it directly.
+*/}}
+{{- define "todo.migrations.secretName" -}}
+{{- if .Values.existingSecret }}{{ .Values.existingSecret }}{{ else }}{{ include "todo.migrations.fullname" . }}{{ end }}
+{{- end }}
+
+{{/* Data of the chart-created Secret (chart-created mode only). Keys are omitted when empty. */}}
+{{- define "todo.secretData" -}}
+AUTH_SECRET: {{ .Values.secrets.authSecret | b64enc | quote }}
+{{- if and .Values.secrets.databaseUrl (not .Values.postgresql.enabled) }}
+DATABASE_URL: {{ .Values.secrets.databaseUrl | b64enc | quote }}
+{{- end }}
+{{- if .Values.secrets.openaiApiKey }}
+OPENAI_API_KEY: {{ .Values.secrets.openaiApiKey | b64enc | quote }}
+{{- end }}
+{{- end }}
+
+{{/* Non-secret configuration shared by the ConfigMap, its hook copy and the checksum. */}}
+{{- define "todo.configData" -}}
+API_BASE_URL: {{ printf "http://%s:%v" (include "todo.backend.fullname" .) .Values.backend.service.port | quote }}
+ENVIRONMENT: {{ .Values.config.environment | quote }}
+LOG_LEVEL: {{ .Values.config.logLevel | quote }}
+OPENAI_MODEL: {{ .Values.config.openaiModel | quote }}
+OPENAI_BASE_URL: {{ .Values.config.openaiBaseUrl | quote }}
+OPENAI_TIMEOUT_SECONDS: {{ .Values.config.openaiTimeoutSeconds | toString | quote }}
+DB_POOL_SIZE: {{ .Values.config.dbPoolSize | toString | quote }}
+DB_MAX_OVERFLOW: {{ .Values.config.dbMaxOverflow | toString | quote }}
+DB_CONNECT_TIMEOUT_SECONDS: {{ .Values.config.dbConnectTimeoutSeconds | toString | quote }}
+ACCESS_TOKEN_EXPIRE_MINUTES: {{ .Values.config.accessTokenExpireMinutes | toString | quote }}
+COOKIE_SECURE: {{ .Values.config.cookieSecure | toString | quote }}
+WEB_CONCURRENCY: {{ .Values.config.webConcurrency | toString | quote }}
+{{- end }}
+
+{{/* Backend config keys read from the ConfigMap (API_BASE_URL is the frontend's). */}}
+{{- define "todo.backendConfigKeys" -}}
+ENVIRONMENT LOG_LEVEL OPENAI_MODEL OPENAI_BASE_URL OPENAI_TIMEOUT_SECONDS DB_POOL_SIZE DB_MAX_OVERFLOW DB_CONNECT_TIMEOUT_SECONDS ACCESS_TOKEN_EXPIRE_MINUTES COOKIE_SECURE WEB_CONCURRENCY
+{{- end }}
+
+{{/*
+Backend environment, shared by the Deployment and the migration Job. Secrets only through
+secretKeyRef, never as literal values.
+Call with (dict "ctx" $ "configMap" <name> "secret" <name> "openai" true|false).
+*/}}
+{{- define "todo.backendEnv" -}}
+{{- $ctx := .ctx -}}
+{{- range (splitList " " (include "todo.backendConfigKeys" $ctx)) }}
+- name: {{ . }}
+  valueFrom:
+    configMapKeyRef:
+      name: {{ $.configMap }}
+      key: {{ . }}
+{{- end }}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      {{- if $ctx.Values.postgresql.enabled }}
+      name: {{ include "todo.postgresql.fullname" $ctx }}
+      {{- else }}
+      name: {{ .secret }}
+      {{- end }}
+      key: DATABASE_URL
+- name: AUTH_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ .secret }}
+      key: AUTH_SECRET
+{{- if .openai }}
+- name: OPENAI_API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .secret }}
+      key: OPENAI_API_KEY
+      # The assistant answers "not configured" without a key; everything else works.
+      optional: true
+{{- end }}
+{{- end }}
+
+{{/*
+checksum/secret: rolls pods when secret content changes. For an existingSecret the chart
+cannot see the values, so it hashes the live Secret (lookup; empty under `helm template`).
+*/}}
+{{- define "todo.secretChecksum" -}}
+{{- $parts := list -}}
+{{- if .Values.existingSecret -}}
+{{- $live := lookup "v1" "Secret" .Release.Namespace .Values.existingSecret -}}
+{{- $parts = append $parts (printf "%s=%s" .Values.existingSecret (toJson (dig "data" dict $live))) -}}
+{{- else -}}
+{{- $parts = append $parts (include "todo.secretData" .) -}}
+{{- end -}}
+{{- if .Values.postgresql.enabled -}}
+{{- $parts = append $parts (include "todo.postgresql.secretData" .) -}}
+{{- end -}}
+{{- join "\n" $parts | sha256sum -}}
+{{- end }}
+
+{{/* Pod-level security context (restricted Pod Security Standard). */}}
+{{- define "todo.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.securityContext.runAsUser }}
+runAsGroup: {{ .Values.securityContext.runAsGroup }}
+fsGroup: {{ .Values.securityContext.fsGroup }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/* Container-level security context (restricted Pod Security Standard). */}}
+{{- define "todo.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.securityContext.runAsUser }}
+runAsGroup: {{ .Values.securityContext.runAsGroup }}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+privileged: false
+capabilities:
+  drop:
+    - ALL
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/* HTTP probe. Call with (dict "path" "/x" "port" "http" "p" .Values.backend.probes.liveness). */}}
+{{- define "todo.httpProbe" -}}
+httpGet:
+  path: {{ .path }}
+  port: {{ .port }}
+initialDelaySeconds: {{ .p.initialDelaySeconds }}
+periodSeconds: {{ .p.periodSeconds }}
+timeoutSeconds: {{ .p.timeoutSeconds }}
+failureThreshold: {{ .p.failureThreshold }}
+successThreshold: {{ .p.successThreshold | default 1 }}
+{{- end }}
+
+{{/*
+Embedded PostgreSQL password: generated once, then read back from the live Secret on every
+later render (lookup), so upgrades keep the password that the data directory was initialised with.
+*/}}
+{{- define "todo.postgresql.password" -}}
+{{- $live := lookup "v1" "Secret" .Release.Namespace (include "todo.postgresql.fullname" .) -}}
+{{- $existing := dig "data" "POSTGRES_PASSWORD" "" $live -}}
+{{- if $existing -}}
+{{- $existing | b64dec -}}
+{{- else -}}
+{{- /* cache per render so the Secret and the checksum agree */ -}}
+{{- if not (hasKey .Values.postgresql "_generatedPassword") -}}
+{{- $_ := set .Values.postgresql "_generatedPassword" (randAlphaNum 32) -}}
+{{- end -}}
+{{- .Values.postgresql._generatedPassword -}}
+{{- end -}}
+{{- end }}
+
+{{- define "todo.postgresql.secretData" -}}
+{{- $pg := .Values.postgresql -}}
+{{- $password := include "todo.postgresql.password" . -}}
+POSTGRES_PASSWORD: {{ $password | b64enc | quote }}
+DATABASE_URL: {{ printf "postgresql://%s:%s@%s:%v/%s" $pg.auth.username $password (include "todo.postgresql.fullname" .) $pg.service.port $pg.auth.database | b64enc | quote }}
+{{- end }}
+
+{{/*
+Phase of the migration hook and of the hook resources it reads. Normally pre-install,pre-upgrade:
+the schema is migrated before new pods start. With the embedded PostgreSQL the database is a
+normal release resource that does not exist before the install, so while its StatefulSet is
+not live yet (first install, or postgresql just switched on) the migration runs post-install /
+post-upgrade instead (the Job retries with back-off until the database accepts connections).
+*/}}
+{{- define "todo.migrations.hookPhases" -}}
+{{- if .Values.postgresql.enabled -}}
+{{- $sts := lookup "apps/v1" "StatefulSet" .Release.Namespace (include "todo.postgresql.fullname" .) -}}
+{{- if $sts -}}pre-install,pre-upgrade{{- else -}}post-install,post-upgrade{{- end -}}
+{{- else -}}
+pre-install,pre-upgrade
+{{- end -}}
+{{- end }}
+
+{{/* NetworkPolicy peer: pods of this release with one of the given components. */}}
+{{- define "todo.podPeer" -}}
+- podSelector:
+    matchLabels:
+      {{- include "todo.selectorLabels" .ctx | nindent 6 }}
+    matchExpressions:
+      - key: app.kubernetes.io/component
+        operator: In
+        values:
+          {{- toYaml .components | nindent 10 }}
+{{- end }}
+
+{{/* NetworkPolicy egress rule for DNS (any resolver address: kube-dns or a node-local cache). */}}
+{{- define "todo.dnsEgress" -}}
+- ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+{{- end }}

@@ -1,0 +1,45 @@
+"""Every rendered document is valid against the Kubernetes 1.32 OpenAPI schemas (offline, strict)."""
+
+import secrets
+
+import kubernetes_validate
+import pytest
+from chart_render import KUBE_VERSION, render
+
+MODES = {
+    "dev-existing-secret": {},
+    "dev-postgresql": {"sets": {"postgresql.enabled": "true"}},
+    "defaults-chart-created-secret": {
+        "values_files": (),
+        "existing_secret": None,
+        "set_strings": {"secrets.authSecret": "x" * 8, "secrets.databaseUrl": "postgresql://db.example.invalid/app"},
+    },
+    "ingress-host-tls-no-netpol": {
+        "sets": {
+            "ingress.host": "todo.local",
+            "ingress.tls.enabled": "true",
+            "ingress.tls.secretName": "todo-tls",
+            "networkPolicy.enabled": "false",
+        }
+    },
+}
+
+
+def documents() -> list:
+    return [
+        pytest.param(doc, id=f"{mode}:{doc['kind']}/{doc['metadata']['name']}")
+        for mode, kwargs in MODES.items()
+        for doc in render(**kwargs).docs
+    ]
+
+
+@pytest.mark.parametrize("doc", documents())
+def test_document_is_valid_kubernetes_1_32(doc):
+    kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+
+
+def test_validation_is_strict_enough_to_fail():
+    (deployment, *_) = render().all("Deployment")
+    broken = {**deployment, "spec": {**deployment["spec"], "replicas": "two", "unknownField": secrets.token_hex(2)}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBE_VERSION, strict=True)

@@ -1,0 +1,430 @@
+"""Render with values-dev.yaml (as the Ansible role does) and check the chart field by field."""
+
+import pytest
+import yaml
+from chart_render import CHART, EXISTING_SECRET, TAG, render
+
+SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"}
+STANDARD_LABELS = {
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/managed-by",
+    "app.kubernetes.io/component",
+    "helm.sh/chart",
+}
+BACKEND_CONFIG_KEYS = [
+    "ENVIRONMENT",
+    "LOG_LEVEL",
+    "OPENAI_MODEL",
+    "OPENAI_BASE_URL",
+    "OPENAI_TIMEOUT_SECONDS",
+    "DB_POOL_SIZE",
+    "DB_MAX_OVERFLOW",
+    "DB_CONNECT_TIMEOUT_SECONDS",
+    "ACCESS_TOKEN_EXPIRE_MINUTES",
+    "COOKIE_SECURE",
+    "WEB_CONCURRENCY",
+]
+SECRET_KEYS = {"DATABASE_URL", "AUTH_SECRET", "OPENAI_API_KEY"}
+
+
+def container(workload: dict, name: str | None = None) -> dict:
+    containers = workload["spec"]["template"]["spec"]["containers"]
+    if name is None:
+        assert len(containers) == 1
+        return containers[0]
+    return next(c for c in containers if c["name"] == name)
+
+
+def env_map(c: dict) -> dict:
+    return {e["name"]: e for e in c.get("env", [])}
+
+
+def load_values(name: str) -> dict:
+    return yaml.safe_load((CHART / name).read_text())
+
+
+# --- names, workloads, services -------------------------------------------------------
+
+
+def test_release_todo_gives_contract_names(dev):
+    for kind in ("Deployment", "Service"):
+        assert {d["metadata"]["name"] for d in dev.all(kind)} == {"todo-backend", "todo-frontend"}
+    assert dev.has("ConfigMap", "todo")
+    assert dev.has("Ingress", "todo")
+
+
+def test_fullname_follows_helm_create_rule():
+    other = render(release="demo", namespace="demo")
+    assert {d["metadata"]["name"] for d in other.all("Deployment")} == {"demo-todo-backend", "demo-todo-frontend"}
+    assert other.get("ConfigMap", "demo-todo")["data"]["API_BASE_URL"] == "http://demo-todo-backend:8000"
+    contains = render(release="todo-staging")
+    assert contains.has("Deployment", "todo-staging-backend")
+
+
+def test_every_object_is_namespaced_to_the_release(dev):
+    namespaced = [d for d in dev.docs if d["kind"] not in ("ClusterRole", "ClusterRoleBinding")]
+    assert namespaced
+    assert {d["metadata"].get("namespace") for d in namespaced} == {"todo"}
+
+
+@pytest.mark.parametrize("component", ["backend", "frontend"])
+def test_deployment_replicas_strategy_selector_labels(dev, component):
+    deployment = dev.get("Deployment", f"todo-{component}")
+    spec = deployment["spec"]
+    assert spec["replicas"] == 2
+    assert spec["strategy"]["type"] == "RollingUpdate"
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    selector = spec["selector"]["matchLabels"]
+    assert set(selector) == SELECTOR_KEYS, "selector must be name+instance+component only (immutable field)"
+    assert selector == {
+        "app.kubernetes.io/name": "todo",
+        "app.kubernetes.io/instance": "todo",
+        "app.kubernetes.io/component": component,
+    }
+    pod_labels = spec["template"]["metadata"]["labels"]
+    assert set(pod_labels) >= STANDARD_LABELS
+    assert selector.items() <= pod_labels.items()
+    assert set(deployment["metadata"]["labels"]) >= STANDARD_LABELS
+    assert pod_labels["app.kubernetes.io/managed-by"] == "Helm"
+
+
+@pytest.mark.parametrize(("component", "port"), [("backend", 8000), ("frontend", 3000)])
+def test_images_ports_and_pull_policy(dev, component, port):
+    c = container(dev.get("Deployment", f"todo-{component}"))
+    assert c["image"] == f"todo-{component}:{TAG}"
+    assert c["imagePullPolicy"] == "Never", "values-dev: images are built into Minikube, never pulled"
+    assert c["ports"] == [{"name": "http", "containerPort": port, "protocol": "TCP"}]
+
+
+@pytest.mark.parametrize(("component", "port"), [("backend", 8000), ("frontend", 3000)])
+def test_services_are_cluster_ip_and_select_their_pods(dev, component, port):
+    service = dev.get("Service", f"todo-{component}")
+    assert service["spec"]["type"] == "ClusterIP"
+    assert service["spec"]["ports"] == [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}]
+    pod_labels = dev.get("Deployment", f"todo-{component}")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    assert service["spec"]["selector"]["app.kubernetes.io/component"] == component
+
+
+def test_replica_count_comes_from_values():
+    manifest = render(sets={"backend.replicaCount": "3", "frontend.replicaCount": "1"})
+    assert manifest.get("Deployment", "todo-backend")["spec"]["replicas"] == 3
+    assert manifest.get("Deployment", "todo-frontend")["spec"]["replicas"] == 1
+
+
+# --- ingress --------------------------------------------------------------------------
+
+
+def test_ingress_routes_api_to_backend_and_root_to_frontend(dev):
+    ingress = dev.get("Ingress", "todo")
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert "tls" not in ingress["spec"]
+    (rule,) = ingress["spec"]["rules"]
+    assert "host" not in rule, "no host by default: http://$(minikube ip)/ must work"
+    paths = {p["path"]: p for p in rule["http"]["paths"]}
+    assert set(paths) == {"/", "/api"}
+    assert {p["pathType"] for p in paths.values()} == {"Prefix"}
+    assert paths["/api"]["backend"]["service"] == {"name": "todo-backend", "port": {"name": "http"}}
+    assert paths["/"]["backend"]["service"] == {"name": "todo-frontend", "port": {"name": "http"}}
+    annotations = ingress["metadata"].get("annotations") or {}
+    assert not any("rewrite" in key for key in annotations), "the backend serves /api itself: no rewrite"
+
+
+def test_ingress_host_and_tls_are_optional_values():
+    manifest = render(
+        sets={"ingress.host": "todo.local", "ingress.tls.enabled": "true", "ingress.tls.secretName": "todo-tls"}
+    )
+    spec = manifest.get("Ingress", "todo")["spec"]
+    assert spec["rules"][0]["host"] == "todo.local"
+    assert spec["tls"] == [{"hosts": ["todo.local"], "secretName": "todo-tls"}]
+
+
+def test_ingress_can_be_disabled():
+    assert not render(sets={"ingress.enabled": "false"}).all("Ingress")
+
+
+# --- configuration --------------------------------------------------------------------
+
+
+def test_configmap_holds_the_contract_keys(dev):
+    data = dev.get("ConfigMap", "todo")["data"]
+    assert set(data) == {"API_BASE_URL", *BACKEND_CONFIG_KEYS}
+    assert data["API_BASE_URL"] == "http://todo-backend:8000"
+    assert data["ENVIRONMENT"] == "dev"
+    assert data["LOG_LEVEL"] == "info"
+    assert data["OPENAI_MODEL"] == "gpt-4o-mini"
+    assert data["OPENAI_BASE_URL"] == "https://api.openai.com/v1"
+    assert data["DB_POOL_SIZE"] == "5"
+    assert data["DB_MAX_OVERFLOW"] == "5"
+    assert data["COOKIE_SECURE"] == "false"
+    assert all(isinstance(v, str) for v in data.values())
+
+
+def test_default_values_are_prod_environment():
+    manifest = render(values_files=())
+    assert manifest.get("ConfigMap", "todo")["data"]["ENVIRONMENT"] == "prod"
+
+
+def test_backend_env_reads_config_and_every_secret_by_reference(dev):
+    env = env_map(container(dev.get("Deployment", "todo-backend")))
+    for key in BACKEND_CONFIG_KEYS:
+        assert env[key]["valueFrom"]["configMapKeyRef"] == {"name": "todo", "key": key}
+    for key in SECRET_KEYS:
+        assert "value" not in env[key], f"{key} must never be a literal value"
+        ref = env[key]["valueFrom"]["secretKeyRef"]
+        assert ref["name"] == EXISTING_SECRET
+        assert ref["key"] == key
+    assert env["OPENAI_API_KEY"]["valueFrom"]["secretKeyRef"]["optional"] is True
+    assert "optional" not in env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+    assert "optional" not in env["AUTH_SECRET"]["valueFrom"]["secretKeyRef"]
+
+
+def test_frontend_env(dev):
+    env = env_map(container(dev.get("Deployment", "todo-frontend")))
+    assert env["API_BASE_URL"]["valueFrom"]["configMapKeyRef"] == {"name": "todo", "key": "API_BASE_URL"}
+    assert env["PORT"]["value"] == "3000"
+    assert env["HOSTNAME"]["value"] == "0.0.0.0"  # noqa: S104 (asserting the bind address, not binding)
+    assert not SECRET_KEYS & set(env), "the frontend gets no secret"
+
+
+# --- probes ---------------------------------------------------------------------------
+
+
+def test_backend_probes(dev):
+    c = container(dev.get("Deployment", "todo-backend"))
+    assert c["livenessProbe"]["httpGet"] == {"path": "/api/v1/health", "port": "http"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/api/v1/health/ready", "port": "http"}
+    assert c["startupProbe"]["httpGet"] == {"path": "/api/v1/health", "port": "http"}
+    # a cold start gets periodSeconds * failureThreshold before liveness applies
+    assert c["startupProbe"]["periodSeconds"] * c["startupProbe"]["failureThreshold"] >= 60
+
+
+def test_frontend_probes(dev):
+    c = container(dev.get("Deployment", "todo-frontend"))
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        assert c[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+
+
+def test_probe_timings_come_from_values():
+    manifest = render(
+        sets={
+            "backend.probes.readiness.timeoutSeconds": "7",
+            "backend.probes.readiness.failureThreshold": "4",
+            "backend.probes.startup.failureThreshold": "41",
+            "frontend.probes.liveness.periodSeconds": "13",
+        }
+    )
+    backend = container(manifest.get("Deployment", "todo-backend"))
+    assert backend["readinessProbe"]["timeoutSeconds"] == 7
+    assert backend["readinessProbe"]["failureThreshold"] == 4
+    assert backend["startupProbe"]["failureThreshold"] == 41
+    frontend = container(manifest.get("Deployment", "todo-frontend"))
+    assert frontend["livenessProbe"]["periodSeconds"] == 13
+
+
+# --- pod security, service account, resources -----------------------------------------
+
+
+def test_every_pod_runs_restricted(dev):
+    pods = dev.pod_specs()
+    assert {w["kind"] for w, _ in pods} == {"Deployment", "Job", "Pod"}
+    for workload, spec in pods:
+        where = f"{workload['kind']}/{workload['metadata']['name']}"
+        assert spec["automountServiceAccountToken"] is False, where
+        psc = spec["securityContext"]
+        assert psc["runAsNonRoot"] is True, where
+        assert psc["runAsUser"] == 10001, where
+        assert psc["seccompProfile"] == {"type": "RuntimeDefault"}, where
+        for c in spec.get("initContainers", []) + spec["containers"]:
+            sc = c["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False, where
+            assert sc["readOnlyRootFilesystem"] is True, where
+            assert sc["capabilities"] == {"drop": ["ALL"]}, where
+            assert sc["runAsNonRoot"] is True, where
+            assert sc.get("privileged", False) is False, where
+
+
+@pytest.mark.parametrize(
+    ("component", "writable"),
+    [("backend", {"/tmp"}), ("frontend", {"/tmp", "/app/.next/cache"})],
+)
+def test_writable_paths_are_empty_dirs(dev, component, writable):
+    spec = dev.get("Deployment", f"todo-{component}")["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in spec["containers"][0]["volumeMounts"]}
+    assert set(mounts) == writable
+    for name in mounts.values():
+        assert "emptyDir" in volumes[name]
+
+
+def test_service_account_does_not_mount_a_token(dev):
+    account = dev.get("ServiceAccount", "todo")
+    assert account["automountServiceAccountToken"] is False
+    for name in ("todo-backend", "todo-frontend"):
+        assert dev.get("Deployment", name)["spec"]["template"]["spec"]["serviceAccountName"] == "todo"
+
+
+def test_every_container_has_requests_and_limits(dev):
+    for workload, spec in render(sets={"postgresql.enabled": "true"}).pod_specs() + dev.pod_specs():
+        for c in spec.get("initContainers", []) + spec["containers"]:
+            for section in ("requests", "limits"):
+                assert set(c["resources"][section]) >= {"cpu", "memory"}, (workload["metadata"]["name"], section)
+
+
+def test_dev_resources_are_smaller_than_defaults():
+    defaults, dev_values = load_values("values.yaml"), load_values("values-dev.yaml")
+    for component in ("backend", "frontend"):
+        default_mem = defaults[component]["resources"]["requests"]["memory"]
+        dev_mem = dev_values[component]["resources"]["requests"]["memory"]
+        assert int(dev_mem.rstrip("Mi")) < int(default_mem.rstrip("Mi")), component
+
+
+def test_dev_values_set_dev_environment_and_local_image_policy():
+    dev_values = load_values("values-dev.yaml")
+    assert dev_values["config"]["environment"] == "dev"
+    assert dev_values["backend"]["image"]["pullPolicy"] in ("Never", "IfNotPresent")
+    assert dev_values["frontend"]["image"]["pullPolicy"] in ("Never", "IfNotPresent")
+
+
+# --- availability and network ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("component", ["backend", "frontend"])
+def test_pod_disruption_budget_per_tier(dev, component):
+    pdb = dev.get("PodDisruptionBudget", f"todo-{component}")
+    assert pdb["spec"]["minAvailable"] == 1
+    assert (
+        pdb["spec"]["selector"]["matchLabels"]
+        == dev.get("Deployment", f"todo-{component}")["spec"]["selector"]["matchLabels"]
+    )
+
+
+def selects(selector: dict, labels: dict) -> bool:
+    """Kubernetes label-selector semantics (matchLabels + In/NotIn/Exists/DoesNotExist)."""
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr["key"], expr["operator"], expr.get("values", [])
+        ok = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": labels.get(key) not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[op]
+        if not ok:
+            return False
+    return True
+
+
+def pod_labels(manifest, component):
+    for workload, _spec in manifest.pod_specs():
+        meta = workload["metadata"] if workload["kind"] == "Pod" else workload["spec"]["template"]["metadata"]
+        if meta["labels"]["app.kubernetes.io/component"] == component:
+            return meta["labels"]
+    raise AssertionError(component)
+
+
+def peers_allow(rule_peers: list[dict], labels: dict | None = None, namespace: str | None = None) -> bool:
+    for peer in rule_peers:
+        pod_only = "podSelector" in peer and "namespaceSelector" not in peer
+        namespace_only = "namespaceSelector" in peer and "podSelector" not in peer
+        if labels is not None and pod_only and selects(peer["podSelector"], labels):
+            return True
+        if namespace is not None and namespace_only:
+            ns_labels = {"kubernetes.io/metadata.name": namespace}
+            if selects(peer["namespaceSelector"], ns_labels):
+                return True
+    return False
+
+
+def test_backend_network_policy(dev):
+    policy = dev.get("NetworkPolicy", "todo-backend")["spec"]
+    assert selects(policy["podSelector"], pod_labels(dev, "backend"))
+    assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
+    (rule,) = policy["ingress"]
+    assert rule["ports"] == [{"port": 8000, "protocol": "TCP"}]
+    assert peers_allow(rule["from"], labels=pod_labels(dev, "frontend"))
+    assert peers_allow(rule["from"], namespace="ingress-nginx")
+    assert not peers_allow(rule["from"], labels=pod_labels(dev, "migrations"))
+    assert not peers_allow(rule["from"], namespace="default")
+    egress_ports = {(p["port"], p["protocol"]) for r in policy["egress"] for p in r["ports"]}
+    assert {(53, "UDP"), (53, "TCP"), (5432, "TCP")} <= egress_ports
+
+
+def test_frontend_network_policy(dev):
+    policy = dev.get("NetworkPolicy", "todo-frontend")["spec"]
+    assert selects(policy["podSelector"], pod_labels(dev, "frontend"))
+    (rule,) = policy["ingress"]
+    assert peers_allow(rule["from"], namespace="ingress-nginx")
+    assert not peers_allow(rule["from"], labels=pod_labels(dev, "backend"))
+    assert rule["ports"] == [{"port": 3000, "protocol": "TCP"}]
+    dns = [r for r in policy["egress"] if "to" not in r]
+    assert {(p["port"], p["protocol"]) for r in dns for p in r["ports"]} == {(53, "UDP"), (53, "TCP")}
+    to_backend = [r for r in policy["egress"] if "to" in r]
+    assert len(to_backend) == 1
+    assert peers_allow(to_backend[0]["to"], labels=pod_labels(dev, "backend"))
+    assert to_backend[0]["ports"] == [{"port": 8000, "protocol": "TCP"}]
+
+
+def test_every_pod_is_covered_by_a_network_policy():
+    manifest = render(sets={"postgresql.enabled": "true"})
+    policies = manifest.all("NetworkPolicy")
+    for workload, _ in manifest.pod_specs():
+        meta = workload["metadata"] if workload["kind"] == "Pod" else workload["spec"]["template"]["metadata"]
+        assert any(selects(p["spec"]["podSelector"], meta["labels"]) for p in policies), workload["metadata"]["name"]
+
+
+def test_network_policies_can_be_switched_off():
+    assert not render(sets={"networkPolicy.enabled": "false"}).all("NetworkPolicy")
+
+
+# --- helm test and NOTES --------------------------------------------------------------
+
+
+def test_helm_test_pod_calls_backend_health_through_its_service(dev):
+    (pod,) = dev.all("Pod")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    (c,) = pod["spec"]["containers"]
+    assert c["image"] == f"todo-backend:{TAG}", "only our images exist in Minikube"
+    assert c["command"][:2] == ["python", "-c"]
+    urls = env_map(c)["TARGET_URLS"]["value"].split()
+    assert "http://todo-backend:8000/api/v1/health" in urls
+    assert pod["spec"]["restartPolicy"] == "Never"
+
+
+def render_notes(tmp_path, **sets) -> str:
+    """helm template does not print NOTES.txt; render it through tpl from a copy of the chart."""
+    import shutil
+
+    from chart_render import run_helm
+
+    copy = tmp_path / "todo"
+    shutil.copytree(CHART, copy)
+    (copy / "notes-under-test.txt").write_text((copy / "templates" / "NOTES.txt").read_text())
+    (copy / "templates" / "zz-notes-under-test.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: |\n"
+        '{{ tpl (.Files.Get "notes-under-test.txt") . | indent 4 }}\n'
+    )
+    args = ["template", "todo", str(copy), "-n", "todo", "-f", str(copy / "values-dev.yaml")]
+    for key, value in {
+        "existingSecret": EXISTING_SECRET,
+        "backend.image.tag": TAG,
+        "frontend.image.tag": TAG,
+        **sets,
+    }.items():
+        args += ["--set", f"{key}={value}"]
+    result = run_helm(*args, "--show-only", "templates/zz-notes-under-test.yaml")
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)["data"]["notes"]
+
+
+def test_notes_give_minikube_url_and_pending_checklist(tmp_path):
+    notes = render_notes(tmp_path)
+    assert "http://$(minikube -p todo ip)/" in notes
+    assert "Pending" in notes
+    assert "kubectl -n todo describe pod" in notes
+    assert "minikube -p todo image ls" in notes
+    with_host = render_notes(tmp_path / "h", **{"ingress.host": "todo.local"})
+    assert "http://todo.local/" in with_host
