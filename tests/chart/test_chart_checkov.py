@@ -23,7 +23,7 @@ MODES = {
         "values_files": (),
         "existing_secret": None,
         "set_strings": {
-            "secrets.authSecret": secrets.token_urlsafe(16),
+            "secrets.authSecret": secrets.token_urlsafe(32),
             "secrets.databaseUrl": "postgresql://db.example.invalid/app",
         },
     },

@@ -12,7 +12,10 @@ MODES = {
     "defaults-chart-created-secret": {
         "values_files": (),
         "existing_secret": None,
-        "set_strings": {"secrets.authSecret": "x" * 8, "secrets.databaseUrl": "postgresql://db.example.invalid/app"},
+        "set_strings": {
+            "secrets.authSecret": secrets.token_urlsafe(32),
+            "secrets.databaseUrl": "postgresql://db.example.invalid/app",
+        },
     },
     "ingress-host-tls-no-netpol": {
         "sets": {

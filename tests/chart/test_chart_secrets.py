@@ -59,8 +59,16 @@ def test_no_secret_source_fails_naming_the_value_to_set():
     assert "secrets.authSecret" in error
 
 
+def test_short_auth_secret_is_refused_by_the_schema():
+    error = render_fails(
+        existing_secret=None,
+        set_strings={"secrets.authSecret": secrets.token_hex(8), "secrets.databaseUrl": "postgresql://h/db"},
+    )
+    assert "secrets.authSecret" in error
+
+
 def test_partial_chart_secret_values_fail_with_the_missing_value():
-    error = render_fails(existing_secret=None, set_strings={"secrets.authSecret": secrets.token_urlsafe(16)})
+    error = render_fails(existing_secret=None, set_strings={"secrets.authSecret": secrets.token_urlsafe(32)})
     assert "secrets.databaseUrl" in error
     error = render_fails(
         existing_secret=None, set_strings={"secrets.databaseUrl": "postgresql://x@db.example.invalid/app"}
@@ -69,7 +77,7 @@ def test_partial_chart_secret_values_fail_with_the_missing_value():
 
 
 def test_both_secret_sources_are_refused():
-    error = render_fails(set_strings={"secrets.authSecret": secrets.token_urlsafe(16)})
+    error = render_fails(set_strings={"secrets.authSecret": secrets.token_urlsafe(32)})
     assert "either existingSecret or secrets" in error
 
 
@@ -152,9 +160,11 @@ def assert_job_finds_everything_at_hook_time(manifest, external_secrets: set[str
 def test_hook_finds_its_secret_and_config_in_existing_secret_mode(dev):
     refs = assert_job_finds_everything_at_hook_time(dev, {EXISTING_SECRET}, set())
     assert refs["DATABASE_URL"]["secretKeyRef"]["name"] == EXISTING_SECRET
-    assert refs["AUTH_SECRET"]["secretKeyRef"]["name"] == EXISTING_SECRET
     assert refs["ENVIRONMENT"]["configMapKeyRef"]["name"] == "todo-migrations"
-    assert "OPENAI_API_KEY" not in refs, "migrations need no OpenAI key"
+    assert refs["DB_CONNECT_TIMEOUT_SECONDS"]["configMapKeyRef"]["name"] == "todo-migrations"
+    # `todo-api migrate` reads only the database settings: least privilege
+    assert "AUTH_SECRET" not in refs
+    assert "OPENAI_API_KEY" not in refs
 
 
 def test_hook_finds_its_secret_and_config_in_chart_created_mode():
@@ -164,8 +174,7 @@ def test_hook_finds_its_secret_and_config_in_chart_created_mode():
     hook_secret = manifest.get("Secret", refs["DATABASE_URL"]["secretKeyRef"]["name"])
     assert hook_secret["metadata"]["name"] == "todo-migrations"
     assert hook_secret["metadata"]["annotations"][DELETE] == "before-hook-creation,hook-succeeded"
-    assert decoded(hook_secret)["DATABASE_URL"] == given["secrets.databaseUrl"]
-    assert decoded(hook_secret)["AUTH_SECRET"] == given["secrets.authSecret"]
+    assert decoded(hook_secret) == {"DATABASE_URL": given["secrets.databaseUrl"]}
     hook_config = manifest.get("ConfigMap", "todo-migrations")
     assert hook_config["data"] == manifest.get("ConfigMap", "todo")["data"]
 
@@ -300,7 +309,8 @@ def test_postgresql_with_chart_created_secret_needs_only_auth_secret():
     )
     assert set(manifest.get("Secret", "todo")["data"]) == {"AUTH_SECRET"}
     refs = assert_job_finds_everything_at_hook_time(manifest, set(), {("Secret", "todo-postgresql")})
-    assert refs["AUTH_SECRET"]["secretKeyRef"]["name"] == "todo-migrations"
+    assert refs["DATABASE_URL"]["secretKeyRef"]["name"] == "todo-postgresql"
+    assert not manifest.has("Secret", "todo-migrations"), "no hook Secret needed in this mode"
 
 
 def test_postgresql_network_policy_admits_only_backend_and_migrations(with_postgres):

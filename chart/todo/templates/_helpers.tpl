@@ -118,9 +118,10 @@ This helper renders nothing; it fails rendering with a message naming the value 
 {{- end }}
 
 {{/*
-Secret used by the migration hook Job. At pre-install time the chart's own (non-hook)
-Secret does not exist yet, so in chart-created mode the Job reads a hook copy of it
-(`<fullname>-migrations`, created just before the Job and deleted after it succeeds).
+Secret the migration hook Job reads DATABASE_URL from (unless postgresql.enabled, where it is
+`<fullname>-postgresql`). At pre-install time the chart's own (non-hook) Secret does not exist
+yet, so in chart-created mode the Job reads a hook copy holding only DATABASE_URL
+(`<fullname>-migrations`, created just before the Job, deleted after it succeeds).
 An existingSecret is created before helm runs, so the Job reads it directly.
 */}}
 {{- define "todo.migrations.secretName" -}}
@@ -161,8 +162,9 @@ ENVIRONMENT LOG_LEVEL OPENAI_MODEL OPENAI_BASE_URL OPENAI_TIMEOUT_SECONDS DB_POO
 
 {{/*
 Backend environment, shared by the Deployment and the migration Job. Secrets only through
-secretKeyRef, never as literal values.
-Call with (dict "ctx" $ "configMap" <name> "secret" <name> "openai" true|false).
+secretKeyRef, never as literal values. "api" false (the migration Job) leaves out AUTH_SECRET
+and OPENAI_API_KEY: `todo-api migrate` reads only the database settings.
+Call with (dict "ctx" $ "configMap" <name> "secret" <name> "api" true|false).
 */}}
 {{- define "todo.backendEnv" -}}
 {{- $ctx := .ctx -}}
@@ -182,12 +184,12 @@ Call with (dict "ctx" $ "configMap" <name> "secret" <name> "openai" true|false).
       name: {{ .secret }}
       {{- end }}
       key: DATABASE_URL
+{{- if .api }}
 - name: AUTH_SECRET
   valueFrom:
     secretKeyRef:
       name: {{ .secret }}
       key: AUTH_SECRET
-{{- if .openai }}
 - name: OPENAI_API_KEY
   valueFrom:
     secretKeyRef:
