@@ -1,0 +1,238 @@
+"""The local stand-ins for the public base images, and the docker_env helpers the image tests use.
+
+Real Docker throughout; the network calls go to the real PyPI, npm registry and Debian mirror
+(through this host's TLS proxy, which is why the images must carry the host's CA bundle).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+
+import pytest
+
+from tests.support import docker_env
+
+PYTHON_CHECK_DOCKERFILE = """\
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+FROM ${PYTHON_IMAGE}
+RUN python3.11 -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir iniconfig==2.0.0
+RUN groupadd --gid 10001 app && useradd --uid 10001 --gid app --no-create-home app
+USER 10001:10001
+CMD ["/opt/venv/bin/python", "-c", "import os, iniconfig; print(os.getuid(), os.getgid(), iniconfig.__name__)"]
+"""
+
+NODE_CHECK_DOCKERFILE = """\
+ARG NODE_IMAGE=node:20-bookworm-slim
+FROM ${NODE_IMAGE}
+WORKDIR /app
+RUN npm install --no-audit --no-fund is-number@7.0.0
+USER 10001:10001
+CMD ["node", "-e", "console.log(process.getuid(), require('is-number')(5))"]
+"""
+
+
+def run(image: str, *command: str, user: str | None = None) -> str:
+    """docker run --rm; stdout, or DockerError with the output."""
+    user_args = ["--user", user] if user else []
+    return docker_env.docker("run", "--rm", *user_args, image, *command, timeout=300).stdout
+
+
+# ---------------------------------------------------------------- recipes (no Docker needed)
+
+
+def test_apt_sources_parse_deb822_and_one_line_formats() -> None:
+    deb822 = """\
+Types: deb deb-src
+# a comment
+URIs: http://mirror.example/debian
+Suites: bookworm bookworm-updates
+Components: main contrib
+
+Types: deb
+URIs: http://disabled.example/debian
+Suites: bookworm
+Components: main
+Enabled: no
+
+Types: deb-src
+URIs: http://src-only.example/debian
+Suites: bookworm
+Components: main
+"""
+    one_line = """\
+# deb http://commented.example/debian bookworm main
+deb [arch=amd64 signed-by=/k.gpg] http://one.example/debian bookworm-security main
+deb-src http://one.example/debian bookworm main
+"""
+    assert docker_env.parse_apt_sources(deb822, deb822=True) == [
+        docker_env.AptSource("http://mirror.example/debian", ("bookworm", "bookworm-updates"), ("main", "contrib"))
+    ]
+    assert docker_env.parse_apt_sources(one_line, deb822=False) == [
+        docker_env.AptSource("http://one.example/debian", ("bookworm-security",), ("main",))
+    ]
+
+
+def test_image_apt_sources_keep_host_bookworm_mirrors_or_fall_back() -> None:
+    host = [
+        docker_env.AptSource("http://mirror.example/debian", ("bookworm", "bookworm-updates"), ("main",)),
+        docker_env.AptSource("https://packages.example/apt", ("cloud-sdk",), ("main",)),
+        docker_env.AptSource("http://mirror.example/security", ("bookworm-security",), ("main",)),
+    ]
+    kept = docker_env.image_apt_sources(host)
+    assert [s.uri for s in kept] == ["http://mirror.example/debian", "http://mirror.example/security"]
+    assert docker_env.debian_mirror(kept) == "http://mirror.example/debian"
+
+    ubuntu_host = [docker_env.AptSource("http://archive.ubuntu.com/ubuntu", ("noble",), ("main",))]
+    assert docker_env.debian_mirror(docker_env.image_apt_sources(ubuntu_host)) == "http://deb.debian.org/debian"
+
+
+def test_recipe_hash_follows_ca_bundle_mirror_and_parent() -> None:
+    sources = [docker_env.AptSource("http://a.example/debian", ("bookworm",), ("main",))]
+    other_mirror = [docker_env.AptSource("http://b.example/debian", ("bookworm",), ("main",))]
+
+    def debian_hash(srcs: list[docker_env.AptSource], ca: bytes) -> str:
+        return docker_env.recipe_hash(docker_env.debian_recipe(srcs, ca))
+
+    base = debian_hash(sources, b"ca-1")
+    assert base == debian_hash(sources, b"ca-1")
+    assert base != debian_hash(sources, b"ca-2")
+    assert base != debian_hash(other_mirror, b"ca-1")
+    for derived in (docker_env.python_recipe, docker_env.node_recipe):
+        assert docker_env.recipe_hash(derived(base)) != docker_env.recipe_hash(derived(debian_hash(sources, b"ca-2")))
+
+
+# ---------------------------------------------------------------- the images
+
+
+def test_ensure_daemon_leaves_a_running_daemon_alone(docker_daemon: None) -> None:
+    assert docker_env.ensure_daemon() is False
+
+
+def test_warm_build_reuses_images_by_recipe_label(base_images: dict[str, str]) -> None:
+    before = {tag: docker_env.image_id(tag) for tag in base_images.values()}
+    start = time.monotonic()
+    results = docker_env.ensure_base_images()
+    elapsed = time.monotonic() - start
+
+    assert [r.built for r in results] == [False, False, False]
+    assert {tag: docker_env.image_id(tag) for tag in base_images.values()} == before
+    assert elapsed < 30, f"a cached run took {elapsed:.1f}s"
+    for tag in base_images.values():
+        assert re.fullmatch(r"[0-9a-f]{64}", docker_env.image_labels(tag)[docker_env.RECIPE_LABEL])
+
+
+def test_debian_image_uses_host_mirror_and_has_user_tools(base_images: dict[str, str]) -> None:
+    mirror = docker_env.debian_mirror(docker_env.image_apt_sources(docker_env.host_apt_sources()))
+    out = run(
+        base_images["debian"],
+        "sh",
+        "-c",
+        "cat /etc/apt/sources.list.d/debian.sources; command -v useradd; command -v groupadd; "
+        "apt-get update -qq && echo apt-update-ok",
+    )
+    assert f"URIs: {mirror}\n" in out
+    assert "/usr/sbin/useradd" in out and "/usr/sbin/groupadd" in out
+    assert "apt-update-ok" in out
+
+
+@pytest.mark.parametrize("name", ["debian", "python", "node"])
+def test_base_images_trust_every_host_ca(base_images: dict[str, str], name: str) -> None:
+    host = set(docker_env._pem_certs(docker_env.HOST_CA_BUNDLE.read_text()))
+    image = set(docker_env._pem_certs(run(base_images[name], "cat", docker_env.CA_BUNDLE)))
+    assert host - image == set(), "host CAs missing in the image bundle"
+
+    env = docker_env.docker("image", "inspect", "--format", "{{json .Config.Env}}", base_images[name]).stdout
+    for key, value in docker_env.CA_ENV.items():
+        assert f'"{key}={value}"' in env
+
+
+def test_python_image_is_3_11_with_pip_and_venv(base_images: dict[str, str]) -> None:
+    out = run(
+        base_images["python"],
+        "sh",
+        "-c",
+        "python3 --version; python --version; pip --version; "
+        "python3.11 -m venv /tmp/venv && /tmp/venv/bin/pip --version",
+    )
+    assert re.findall(r"^Python (\d+\.\d+)\.\d+$", out, re.M) == ["3.11", "3.11"]
+    assert len(re.findall(r"^pip \d+.* \(python 3\.11\)$", out, re.M)) == 2
+
+
+def test_pip_reaches_pypi_inside_a_container(base_images: dict[str, str]) -> None:
+    out = run(
+        base_images["python"],
+        "sh",
+        "-c",
+        "pip download --no-deps --no-cache-dir --dest /tmp/dl iniconfig==2.0.0 >/dev/null && ls /tmp/dl",
+    )
+    assert out.split() == ["iniconfig-2.0.0-py3-none-any.whl"]
+
+
+def test_pip_in_docker_build_then_runs_as_non_root(base_images: dict[str, str], tmp_path) -> None:
+    (tmp_path / "Dockerfile").write_text(PYTHON_CHECK_DOCKERFILE)
+    tag = docker_env.docker_build(
+        tmp_path, None, "todo-test/python-base-check:latest", {"PYTHON_IMAGE": base_images["python"]}, no_cache=True
+    )
+    assert run(tag).split() == ["10001", "10001", "iniconfig"]
+
+
+def test_node_image_runs_node_20_and_npm_reaches_registry(base_images: dict[str, str]) -> None:
+    out = run(base_images["node"], "sh", "-c", "node --version; npm --version; npm view is-number version")
+    node_version, npm_version, is_number = out.split()
+    assert int(re.fullmatch(r"v(\d+)\.\d+\.\d+", node_version).group(1)) >= 20
+    assert re.fullmatch(r"\d+\.\d+\.\d+", npm_version)
+    assert re.fullmatch(r"\d+\.\d+\.\d+", is_number)
+
+
+def test_npm_in_docker_build_then_runs_as_non_root(base_images: dict[str, str], tmp_path) -> None:
+    (tmp_path / "Dockerfile").write_text(NODE_CHECK_DOCKERFILE)
+    tag = docker_env.docker_build(
+        tmp_path, None, "todo-test/node-base-check:latest", {"NODE_IMAGE": base_images["node"]}, no_cache=True
+    )
+    assert run(tag).split() == ["10001", "true"]
+
+
+@pytest.mark.parametrize("name", ["python", "node"])
+def test_containers_run_as_a_non_root_uid_when_asked(base_images: dict[str, str], name: str) -> None:
+    out = run(base_images[name], "sh", "-c", "id -u; id -g; touch /tmp/w && echo tmp-writable", user="10001:10001")
+    assert out.split() == ["10001", "10001", "tmp-writable"]
+
+
+# ---------------------------------------------------------------- helpers other image tests rely on
+
+
+def test_run_detached_serves_http_and_cleanup_removes_it(base_images: dict[str, str], run_container) -> None:
+    server = run_container(
+        base_images["python"],
+        ["python3", "-m", "http.server", "8000", "--directory", "/etc"],
+        ports=[8000],
+        user="10001:10001",
+    )
+    body = docker_env.wait_http(f"http://127.0.0.1:{server.port(8000)}/debian_version", timeout=60, container=server)
+    assert body.startswith("12.")
+    assert docker_env.image_size(base_images["python"]) > docker_env.image_size(base_images["debian"]) > 50e6
+
+    server.cleanup()
+    assert docker_env.docker("ps", "--all", "--quiet", "--filter", f"id={server.id}").stdout.strip() == ""
+
+
+def test_run_detached_passes_env_to_the_container(base_images: dict[str, str], run_container) -> None:
+    value = secrets.token_urlsafe(16)
+    box = run_container(
+        base_images["debian"], ["sh", "-c", 'echo "got:$TODO_PROBE"; sleep 30'], env={"TODO_PROBE": value}
+    )
+    deadline = time.monotonic() + 30
+    while "got:" not in box.logs() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert f"got:{value}" in box.logs()
+
+
+def test_wait_http_stops_early_when_the_container_exits(base_images: dict[str, str], run_container) -> None:
+    marker = f"boom-{secrets.token_hex(4)}"
+    doomed = run_container(base_images["debian"], ["sh", "-c", f"echo {marker}; exit 3"])
+    start = time.monotonic()
+    with pytest.raises(docker_env.DockerError, match=marker):
+        docker_env.wait_http("http://127.0.0.1:9/", timeout=120, container=doomed)
+    assert time.monotonic() - start < 30

@@ -1,0 +1,1 @@
+"""Helpers shared by the repo-level test tiers (importable as ``tests.support``)."""
