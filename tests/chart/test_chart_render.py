@@ -301,6 +301,21 @@ def test_pod_disruption_budget_per_tier(dev, component):
     )
 
 
+def test_no_pod_disruption_budget_for_a_single_replica():
+    manifest = render(sets={"backend.replicaCount": "1"})
+    assert not manifest.has("PodDisruptionBudget", "todo-backend"), "it would block node drains"
+    assert manifest.has("PodDisruptionBudget", "todo-frontend")
+
+
+@pytest.mark.parametrize("component", ["backend", "frontend"])
+def test_replicas_prefer_different_nodes(dev, component):
+    spec = dev.get("Deployment", f"todo-{component}")["spec"]
+    (spread,) = spec["template"]["spec"]["topologySpreadConstraints"]
+    assert spread["topologyKey"] == "kubernetes.io/hostname"
+    assert spread["whenUnsatisfiable"] == "ScheduleAnyway", "a one-node Minikube must still schedule both"
+    assert spread["labelSelector"]["matchLabels"] == spec["selector"]["matchLabels"]
+
+
 def selects(selector: dict, labels: dict) -> bool:
     """Kubernetes label-selector semantics (matchLabels + In/NotIn/Exists/DoesNotExist)."""
     if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
