@@ -162,8 +162,8 @@ ENVIRONMENT LOG_LEVEL OPENAI_MODEL OPENAI_BASE_URL OPENAI_TIMEOUT_SECONDS DB_POO
 
 {{/*
 Backend environment, shared by the Deployment and the migration Job. Secrets only through
-secretKeyRef, never as literal values. "api" false (the migration Job) leaves out AUTH_SECRET
-and OPENAI_API_KEY: `todo-api migrate` reads only the database settings.
+secretKeyRef, never as literal values. "api" false (the migration Job) leaves out the auth
+and OpenAI keys, since `todo-api migrate` reads only the database settings.
 Call with (dict "ctx" $ "configMap" <name> "secret" <name> "api" true|false).
 */}}
 {{- define "todo.backendEnv" -}}
@@ -277,7 +277,8 @@ later render (lookup), so upgrades keep the password that the data directory was
 {{- $pg := .Values.postgresql -}}
 {{- $password := include "todo.postgresql.password" . -}}
 POSTGRES_PASSWORD: {{ $password | b64enc | quote }}
-DATABASE_URL: {{ printf "postgresql://%s:%s@%s:%v/%s" $pg.auth.username $password (include "todo.postgresql.fullname" .) $pg.service.port $pg.auth.database | b64enc | quote }}
+{{- $userinfo := printf "%s:%s" $pg.auth.username $password }}
+DATABASE_URL: {{ printf "postgresql://%s@%s:%v/%s" $userinfo (include "todo.postgresql.fullname" .) $pg.service.port $pg.auth.database | b64enc | quote }}
 {{- end }}
 
 {{/*
