@@ -131,7 +131,7 @@ UNICODE_TITLES = [
     "牛乳を買う",
     "اشترِ الحليب",  # right-to-left
     "e\u0301 combining accent",
-    "\U0001d518\U0001d52b\U0001d526 outside the BMP"  # fraktur letters,
+    "\U0001d518\U0001d52b\U0001d526 outside the BMP",  # fraktur letters
     "🧑‍🤝‍🧑" * 20,  # ZWJ sequences: 100 code points
 ]
 

@@ -13,6 +13,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterable
+from typing import TextIO
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
@@ -73,8 +74,10 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "info", secrets: Iterable[str] = ()) -> None:
-    handler = logging.StreamHandler(sys.stdout)
+def configure_logging(
+    level: str = "info", secrets: Iterable[str] = (), stream: TextIO | None = None
+) -> None:
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RedactingFilter(secrets))
     root = logging.getLogger()

@@ -1,0 +1,340 @@
+"""The assistant against a local server speaking the OpenAI Chat Completions wire format
+(fake_openai.py; the only double in these tests, hence the _fake_openai names)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import time
+import uuid
+
+import pytest
+from fake_openai import FakeOpenAI
+from helpers import sign_up
+from todo_api.assistant.service import GAVE_UP_REPLY, MAX_TOOL_ROUNDS
+
+CHAT = "/api/v1/assistant/chat"
+
+
+@pytest.fixture
+def fake():
+    with FakeOpenAI(api_key=secrets.token_urlsafe(16)) as server:
+        yield server
+
+
+@pytest.fixture
+def assistant_settings(fake):
+    return {
+        "openai_api_key": fake.api_key,
+        "openai_base_url": fake.base_url,
+        "openai_model": "gpt-test-mini",
+        "openai_timeout_seconds": 2,
+    }
+
+
+@pytest.fixture
+def ai(db, make_client, assistant_settings):
+    return make_client(db.url, **assistant_settings)
+
+
+def _tool_messages(request_body):
+    return [m for m in request_body["messages"] if m["role"] == "tool"]
+
+
+def test_chat_without_api_key_is_503_not_configured(client, user):
+    response = client.post(CHAT, json={"message": "hello"}, headers=user)
+    assert response.status_code == 503
+    assert "not configured" in response.json()["detail"]
+    # Everything else still works.
+    assert client.post("/api/v1/tasks", json={"title": "x"}, headers=user).status_code == 201
+
+
+def test_chat_needs_a_session_fake_openai(ai, fake):
+    assert ai.post(CHAT, json={"message": "hello"}).status_code == 401
+    assert fake.requests == []
+
+
+def test_plain_reply_fake_openai(ai, fake):
+    _, user = sign_up(ai)
+    fake.script({"content": "Hello! How can I help?"})
+    response = ai.post(CHAT, json={"message": "hi there"}, headers=user)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["reply"] == "Hello! How can I help?"
+    assert body["actions"] == []
+    uuid.UUID(body["conversation_id"])
+
+    sent = fake.requests[0]
+    assert fake.headers[0]["authorization"] == f"Bearer {fake.api_key}"
+    assert sent["model"] == "gpt-test-mini"
+    assert sent["messages"][0]["role"] == "system"
+    assert dt.datetime.now(dt.UTC).date().isoformat() in sent["messages"][0]["content"]
+    assert sent["messages"][-1] == {"role": "user", "content": "hi there"}
+    names = {tool["function"]["name"] for tool in sent["tools"]}
+    assert names == {"add_task", "list_tasks", "update_task", "complete_task", "delete_task"}
+
+
+def test_add_task_by_tool_call_fake_openai(ai, fake):
+    _, user = sign_up(ai)
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    fake.script(
+        {
+            "tool_calls": [
+                {
+                    "name": "add_task",
+                    "arguments": {"title": "buy milk", "priority": "high", "due_date": tomorrow},
+                }
+            ]
+        },
+        {"content": "Added 'buy milk' for tomorrow."},
+    )
+    response = ai.post(CHAT, json={"message": "add buy milk tomorrow, high priority"}, headers=user)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["reply"] == "Added 'buy milk' for tomorrow."
+    [action] = body["actions"]
+    assert action["type"] == "created"
+    assert (action["task"]["title"], action["task"]["priority"], action["task"]["due_date"]) == (
+        "buy milk",
+        "high",
+        tomorrow,
+    )
+    tasks = ai.get("/api/v1/tasks", headers=user).json()["items"]
+    assert [t["id"] for t in tasks] == [action["task"]["id"]]
+
+    # Round two carried the assistant's tool call and our result back to the model.
+    second = fake.requests[1]["messages"]
+    call = second[-2]["tool_calls"][0]
+    assert second[-2]["role"] == "assistant" and call["function"]["name"] == "add_task"
+    [tool_message] = _tool_messages(fake.requests[1])
+    assert tool_message["tool_call_id"] == call["id"]
+    result = json.loads(tool_message["content"])
+    assert result["ok"] is True and result["task"]["title"] == "buy milk"
+
+
+def test_list_update_complete_delete_in_one_turn_fake_openai(ai, fake):
+    _, user = sign_up(ai)
+    milk = ai.post("/api/v1/tasks", json={"title": "milk"}, headers=user).json()
+    bread = ai.post("/api/v1/tasks", json={"title": "bread"}, headers=user).json()
+    eggs = ai.post("/api/v1/tasks", json={"title": "eggs"}, headers=user).json()
+    fake.script(
+        {"tool_calls": [{"name": "list_tasks", "arguments": {"status": "pending"}}]},
+        {
+            "tool_calls": [  # parallel tool calls in one message
+                {"name": "complete_task", "arguments": {"task_id": milk["id"]}},
+                {"name": "update_task", "arguments": {"task_id": bread["id"], "priority": "low"}},
+                {"name": "delete_task", "arguments": {"task_id": eggs["id"]}},
+            ]
+        },
+        {"content": "Done."},
+    )
+    response = ai.post(CHAT, json={"message": "tidy up my list"}, headers=user)
+    assert response.status_code == 200, response.text
+    actions = response.json()["actions"]
+    assert [(a["type"], a["task"]["id"]) for a in actions] == [
+        ("updated", milk["id"]),
+        ("updated", bread["id"]),
+        ("deleted", eggs["id"]),
+    ]
+    listed = json.loads(_tool_messages(fake.requests[1])[0]["content"])
+    assert {t["title"] for t in listed["tasks"]} == {"milk", "bread", "eggs"}
+    assert ai.get(f"/api/v1/tasks/{milk['id']}", headers=user).json()["completed"] is True
+    assert ai.get(f"/api/v1/tasks/{bread['id']}", headers=user).json()["priority"] == "low"
+    assert ai.get(f"/api/v1/tasks/{eggs['id']}", headers=user).status_code == 404
+
+
+def test_tool_call_on_another_users_task_is_refused_fake_openai(ai, fake):
+    _, alice = sign_up(ai)
+    _, mallory = sign_up(ai)
+    secret_task = ai.post("/api/v1/tasks", json={"title": "alice only"}, headers=alice).json()
+    fake.script(
+        {
+            "tool_calls": [
+                {"name": "complete_task", "arguments": {"task_id": secret_task["id"]}},
+                {
+                    "name": "update_task",
+                    "arguments": {"task_id": secret_task["id"], "title": "pwned"},
+                },
+                {"name": "delete_task", "arguments": {"task_id": secret_task["id"]}},
+            ]
+        },
+        {"tool_calls": [{"name": "list_tasks", "arguments": {"q": "alice"}}]},
+        {"content": "I could not find that task."},
+    )
+    response = ai.post(CHAT, json={"message": f"finish task {secret_task['id']}"}, headers=mallory)
+    assert response.status_code == 200, response.text
+    assert response.json()["actions"] == []
+    for message in _tool_messages(fake.requests[1]):
+        assert json.loads(message["content"]) == {
+            "ok": False,
+            "error": f"task {secret_task['id']} not found",
+        }
+    listed = json.loads(_tool_messages(fake.requests[2])[-1]["content"])
+    assert listed["tasks"] == [] and listed["total"] == 0
+    assert ai.get(f"/api/v1/tasks/{secret_task['id']}", headers=alice).json() == secret_task
+
+
+def test_bad_tool_arguments_go_back_to_the_model_fake_openai(ai, fake):
+    _, user = sign_up(ai)
+    fake.script(
+        {
+            "tool_calls": [
+                {"name": "add_task", "arguments": "{not json"},
+                {"name": "add_task", "arguments": {"title": "", "priority": "urgent"}},
+                {"name": "format_disk", "arguments": {}},
+            ]
+        },
+        {"content": "Sorry, something went wrong."},
+    )
+    response = ai.post(CHAT, json={"message": "add"}, headers=user)
+    assert response.status_code == 200
+    results = [json.loads(m["content"]) for m in _tool_messages(fake.requests[1])]
+    assert results[0] == {"ok": False, "error": "arguments are not a JSON object"}
+    assert (
+        results[1]["ok"] is False
+        and "title" in results[1]["error"]
+        and "priority" in results[1]["error"]
+    )
+    assert results[2] == {"ok": False, "error": "unknown tool 'format_disk'"}
+    assert ai.get("/api/v1/tasks", headers=user).json()["total"] == 0
+
+
+def test_conversation_persists_across_replicas_fake_openai(
+    ai, fake, db, make_client, assistant_settings
+):
+    _, user = sign_up(ai)
+    fake.script({"content": "Noted: you like tea."})
+    first = ai.post(CHAT, json={"message": "I like tea"}, headers=user).json()
+
+    other_replica = make_client(db.url, **assistant_settings)
+    # Same AUTH_SECRET (one Secret for all replicas), so the token works there too.
+    fake.script({"content": "You like tea."})
+    second = other_replica.post(
+        CHAT,
+        json={"message": "what do I like?", "conversation_id": first["conversation_id"]},
+        headers=user,
+    )
+    assert second.status_code == 200, second.text
+    assert second.json()["conversation_id"] == first["conversation_id"]
+    replayed = [(m["role"], m.get("content")) for m in fake.requests[1]["messages"][1:]]
+    assert replayed == [
+        ("user", "I like tea"),
+        ("assistant", "Noted: you like tea."),
+        ("user", "what do I like?"),
+    ]
+
+
+def test_someone_elses_conversation_is_404_fake_openai(ai, fake):
+    _, alice = sign_up(ai)
+    _, bob = sign_up(ai)
+    fake.script({"content": "hi alice"})
+    conversation = ai.post(CHAT, json={"message": "hi"}, headers=alice).json()["conversation_id"]
+    response = ai.post(CHAT, json={"message": "hi", "conversation_id": conversation}, headers=bob)
+    assert response.status_code == 404
+    response = ai.post(
+        CHAT, json={"message": "hi", "conversation_id": str(uuid.uuid4())}, headers=bob
+    )
+    assert response.status_code == 404
+    assert len(fake.requests) == 1
+
+
+def test_chat_validation_names_the_field(ai):
+    _, user = sign_up(ai)
+    for body, field in [
+        ({}, "message"),
+        ({"message": ""}, "message"),
+        ({"message": "x" * 4001}, "message"),
+        ({"message": "hi", "conversation_id": "not-a-uuid"}, "conversation_id"),
+    ]:
+        response = ai.post(CHAT, json=body, headers=user)
+        assert response.status_code == 422
+        assert field in [item["loc"][-1] for item in response.json()["detail"]]
+
+
+def test_upstream_500_is_502_and_changes_nothing_fake_openai(ai, fake):
+    _, user = sign_up(ai)
+    fake.script({"status": 500})
+    response = ai.post(CHAT, json={"message": "add milk"}, headers=user)
+    assert response.status_code == 502
+    assert "HTTP 500" in response.json()["detail"]
+    # A retry starts cleanly: nothing half-stored from the failed turn.
+    fake.script({"content": "ok"})
+    retry = ai.post(CHAT, json={"message": "again"}, headers=user)
+    assert [m["role"] for m in fake.requests[-1]["messages"]] == ["system", "user"]
+    assert retry.status_code == 200
+
+
+def test_upstream_failure_after_a_tool_round_keeps_what_was_done_fake_openai(ai, fake):
+    _, user = sign_up(ai)
+    fake.script(
+        {"tool_calls": [{"name": "add_task", "arguments": {"title": "milk"}}]},
+        {"status": 503},
+    )
+    response = ai.post(CHAT, json={"message": "add milk"}, headers=user)
+    assert response.status_code == 502
+    assert [t["title"] for t in ai.get("/api/v1/tasks", headers=user).json()["items"]] == ["milk"]
+
+
+def test_upstream_rejects_key_is_502_fake_openai(db, make_client, fake, assistant_settings):
+    client = make_client(db.url, **{**assistant_settings, "openai_api_key": "sk-wrong"})
+    _, user = sign_up(client)
+    response = client.post(CHAT, json={"message": "hi"}, headers=user)
+    assert response.status_code == 502
+    assert "API key" in response.json()["detail"]
+    assert "sk-wrong" not in response.text
+
+
+def test_upstream_timeout_is_504_fake_openai(ai, fake):
+    _, user = sign_up(ai)
+    fake.script({"delay": 10, "content": "too late"})
+    start = time.monotonic()
+    response = ai.post(CHAT, json={"message": "hi"}, headers=user)
+    elapsed = time.monotonic() - start
+    assert response.status_code == 504
+    assert "did not answer in time" in response.json()["detail"]
+    assert elapsed < 5, elapsed  # OPENAI_TIMEOUT_SECONDS=2 here, not the 10 s the server takes
+
+
+def test_upstream_garbage_is_502_fake_openai(ai, fake):
+    _, user = sign_up(ai)
+    fake.script({"raw": "<html>bad gateway</html>"})
+    assert ai.post(CHAT, json={"message": "hi"}, headers=user).status_code == 502
+    fake.script({"raw": json.dumps({"choices": []})})
+    assert ai.post(CHAT, json={"message": "hi"}, headers=user).status_code == 502
+
+
+def test_upstream_unreachable_is_502(db, make_client):
+    from pgtools import free_port
+
+    client = make_client(
+        db.url, openai_api_key="k" * 20, openai_base_url=f"http://127.0.0.1:{free_port()}/v1"
+    )
+    _, user = sign_up(client)
+    response = client.post(CHAT, json={"message": "hi"}, headers=user)
+    assert response.status_code == 502
+    assert "Could not reach" in response.json()["detail"]
+
+
+def test_endless_tool_calls_stop_after_max_rounds_fake_openai(ai, fake):
+    _, user = sign_up(ai)
+    fake.script(
+        *[{"tool_calls": [{"name": "list_tasks", "arguments": {}}]}] * (MAX_TOOL_ROUNDS + 3)
+    )
+    response = ai.post(CHAT, json={"message": "loop"}, headers=user)
+    assert response.status_code == 200
+    assert response.json()["reply"] == GAVE_UP_REPLY
+    assert len(fake.requests) == MAX_TOOL_ROUNDS
+
+
+def test_default_script_used_by_browser_tests_fake_openai(ai, fake):
+    _, user = sign_up(ai)
+    body = ai.post(CHAT, json={"message": "add water the plants"}, headers=user).json()
+    assert body["actions"][0]["task"]["title"] == "water the plants"
+    assert body["reply"] == "Done: water the plants."
+    body = ai.post(
+        CHAT,
+        json={"message": "what is left?", "conversation_id": body["conversation_id"]},
+        headers=user,
+    ).json()
+    assert body["reply"] == "Your tasks: water the plants"

@@ -1,0 +1,131 @@
+"""Database outages, for real: a private PostgreSQL server that the test stops and starts,
+and a TCP line to it that the test cuts (the server goes silent instead of refusing).
+
+In both cases liveness stays 200, readiness and the API answer 503 within the connect
+timeout, and service comes back by itself when the database does (no restart).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import time
+
+import pytest
+from helpers import sign_up
+from pgtools import PrivateServer, TcpProxy, create_database
+from todo_api.config import DatabaseSettings
+from todo_api.migrate import run as run_migrations
+
+CONNECT_TIMEOUT = 2  # seconds; libpq's minimum
+
+
+@pytest.fixture(scope="module")
+def server():
+    pg = PrivateServer().init()
+    pg.start()
+    try:
+        yield pg
+    finally:
+        pg.cleanup()
+
+
+@pytest.fixture(scope="module")
+def database(server):
+    db = create_database(server.admin_url, prefix="todo_outage")
+    run_migrations(DatabaseSettings(database_url=db.url), wait_seconds=10)
+    return db
+
+
+@pytest.fixture
+def running(server):
+    """Whatever a test does to the server, the next test gets it running."""
+    yield server
+    with contextlib.suppress(subprocess.CalledProcessError):  # already running
+        server.start()
+
+
+def _timed(client, method, url, **kwargs):
+    start = time.monotonic()
+    response = client.request(method, url, **kwargs)
+    return response, time.monotonic() - start
+
+
+def _wait_ready(client, seconds=20.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if client.get("/api/v1/health/ready").status_code == 200:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _assert_outage(client, headers, budget):
+    live, took = _timed(client, "GET", "/api/v1/health")
+    assert live.status_code == 200 and took < 1, took
+
+    ready, took = _timed(client, "GET", "/api/v1/health/ready")
+    assert ready.status_code == 503, ready.text
+    assert ready.json()["status"] == "unavailable" and ready.json()["reason"]
+    assert took < budget, took
+
+    for method, url, body in [
+        ("GET", "/api/v1/tasks", None),
+        ("POST", "/api/v1/tasks", {"title": "during outage"}),
+        ("GET", "/api/v1/auth/me", None),
+    ]:
+        response, took = _timed(client, method, url, json=body, headers=headers)
+        assert response.status_code == 503, (url, response.text)
+        assert "database" in response.json()["detail"].lower()
+        assert response.headers.get("retry-after")
+        assert took < budget, (url, took)
+
+
+def test_database_stopped_then_restarted(running, database, make_client):
+    client = make_client(database.url, db_connect_timeout_seconds=CONNECT_TIMEOUT)
+    _, headers = sign_up(client)
+    task = client.post("/api/v1/tasks", json={"title": "survives"}, headers=headers).json()
+
+    running.stop()
+    # Refused connections fail at once; allow the connect timeout as the upper bound.
+    _assert_outage(client, headers, budget=CONNECT_TIMEOUT + 1)
+
+    running.start()
+    assert _wait_ready(client), "readiness did not recover"
+    items = client.get("/api/v1/tasks", headers=headers).json()["items"]
+    assert [t["id"] for t in items] == [task["id"]]
+    assert client.post("/api/v1/tasks", json={"title": "after"}, headers=headers).status_code == 201
+
+
+def test_database_silent_then_back(running, database, make_client):
+    proxy = TcpProxy(database.host, database.port)
+    try:
+        url = database.url.replace(f":{database.port}/", f":{proxy.port}/")
+        client = make_client(url, db_connect_timeout_seconds=CONNECT_TIMEOUT)
+        _, headers = sign_up(client)
+        client.post("/api/v1/tasks", json={"title": "x"}, headers=headers)
+
+        proxy.cut()  # open connections die, new ones hang unanswered
+        _assert_outage(client, headers, budget=CONNECT_TIMEOUT + 2)
+
+        proxy.restore()
+        assert _wait_ready(client), "readiness did not recover"
+        assert client.get("/api/v1/tasks", headers=headers).json()["total"] == 1
+    finally:
+        proxy.close()
+
+
+def test_starts_while_database_is_down_and_recovers(running, database, make_client):
+    running.stop()
+    client = make_client(database.url, db_connect_timeout_seconds=CONNECT_TIMEOUT)
+    assert client.get("/api/v1/health").status_code == 200
+    assert client.get("/api/v1/health/ready").status_code == 503
+    assert (
+        client.post("/api/v1/auth/login", json={"email": "a@b.co", "password": "x"}).status_code
+        == 503
+    )
+
+    running.start()
+    assert _wait_ready(client)
+    _, headers = sign_up(client)
+    assert client.get("/api/v1/tasks", headers=headers).status_code == 200
