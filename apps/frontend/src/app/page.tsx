@@ -2,6 +2,7 @@ import { redirect } from "next/navigation";
 import { TaskApp } from "@/components/TaskApp";
 import { BackendUnavailable } from "@/components/BackendUnavailable";
 import { ApiError } from "@/lib/errors";
+import { signInUrl } from "@/lib/navigation";
 import { serverApi } from "@/lib/server-api";
 import { loadTaskData } from "@/lib/task-data";
 import { filtersFromParams, filtersToSearch, localToday } from "@/lib/tasks";
@@ -14,8 +15,7 @@ type SearchParams = Promise<Record<string, string | string[] | undefined>>;
 export default async function TaskPage({ searchParams }: { searchParams: SearchParams }) {
   const filters = filtersFromParams(await searchParams);
   const { api, hasCookie } = await serverApi();
-  const back = "/" + filtersToSearch(filters);
-  const signIn = back === "/" ? "/signin" : `/signin?next=${encodeURIComponent(back)}`;
+  const signIn = signInUrl(null, "/" + filtersToSearch(filters));
   if (!hasCookie) redirect(signIn);
 
   let loaded;
@@ -24,7 +24,9 @@ export default async function TaskPage({ searchParams }: { searchParams: SearchP
     loaded = { user, data };
   } catch (error) {
     if (error instanceof ApiError && error.kind === "unauthorized") redirect(signIn);
-    return <BackendUnavailable detail={error instanceof ApiError ? error.message : undefined} />;
+    // A network error here is the server's own link to the backend, not the visitor's.
+    const detail = error instanceof ApiError && error.kind !== "network" ? error.message : undefined;
+    return <BackendUnavailable detail={detail} />;
   }
   return <TaskApp user={loaded.user} initialFilters={filters} initialData={loaded.data} today={localToday()} />;
 }

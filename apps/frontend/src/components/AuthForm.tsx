@@ -6,6 +6,7 @@ import { FieldError, errorProps } from "./FieldError";
 import type { Api } from "@/lib/api";
 import { browserApi } from "@/lib/browser-api";
 import { ApiError, MESSAGES, type FieldErrors } from "@/lib/errors";
+import { safeNext } from "@/lib/navigation";
 
 export interface AuthFormProps {
   mode: "signin" | "signup";
@@ -19,10 +20,6 @@ export interface AuthFormProps {
 }
 
 const MIN_PASSWORD = 8;
-
-export function safeNext(next: string | undefined): string {
-  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
-}
 
 export function AuthForm({ mode, next, notice, api: injected, navigate }: AuthFormProps) {
   const uid = useId();

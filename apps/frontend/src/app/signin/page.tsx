@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import { redirect } from "next/navigation";
-import { AuthForm, safeNext } from "@/components/AuthForm";
+import { AuthForm } from "@/components/AuthForm";
+import { safeNext } from "@/lib/navigation";
 import { serverApi } from "@/lib/server-api";
 
 export const metadata: Metadata = { title: "Sign in · Todo" };

@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
-import { AuthForm, safeNext } from "@/components/AuthForm";
+import { AuthForm } from "@/components/AuthForm";
+import { safeNext } from "@/lib/navigation";
 
 export const metadata: Metadata = { title: "Create account · Todo" };
 
