@@ -318,6 +318,9 @@ def component_commands(bin_dir: Path, run_dir: Path, state: dict) -> list[tuple[
                 f"--etcd-servers={etcd_url}",
                 "--bind-address=127.0.0.1",
                 "--advertise-address=127.0.0.1",
+                # Endpoints may not point at loopback; nothing in this cluster dials the
+                # `kubernetes` Service, so do not maintain its Endpoints at all.
+                "--endpoint-reconciler-type=none",
                 f"--secure-port={p['apiserver']}",
                 f"--tls-cert-file={c['server_cert']}",
                 f"--tls-private-key-file={c['server_key']}",
