@@ -139,13 +139,22 @@ def test_debian_image_uses_host_mirror_and_has_user_tools(base_images: dict[str,
 
 @pytest.mark.parametrize("name", ["debian", "python", "node"])
 def test_base_images_trust_every_host_ca(base_images: dict[str, str], name: str) -> None:
-    host = set(docker_env._pem_certs(docker_env.HOST_CA_BUNDLE.read_text()))
-    image = set(docker_env._pem_certs(run(base_images[name], "cat", docker_env.CA_BUNDLE)))
+    host = set(docker_env.pem_certs(docker_env.HOST_CA_BUNDLE.read_text()))
+    image = set(docker_env.pem_certs(run(base_images[name], "cat", docker_env.CA_BUNDLE)))
     assert host - image == set(), "host CAs missing in the image bundle"
 
     env = docker_env.docker("image", "inspect", "--format", "{{json .Config.Env}}", base_images[name]).stdout
     for key, value in docker_env.CA_ENV.items():
         assert f'"{key}={value}"' in env
+
+
+def test_host_cas_survive_a_fresh_update_ca_certificates(base_images: dict[str, str]) -> None:
+    """A Dockerfile that reinstalls ca-certificates or reruns update-ca-certificates keeps the proxy CA."""
+    host = set(docker_env.pem_certs(docker_env.HOST_CA_BUNDLE.read_text()))
+    out = run(
+        base_images["debian"], "sh", "-c", f"update-ca-certificates --fresh >/dev/null && cat {docker_env.CA_BUNDLE}"
+    )
+    assert host - set(docker_env.pem_certs(out)) == set()
 
 
 def test_python_image_is_3_11_with_pip_and_venv(base_images: dict[str, str]) -> None:
@@ -175,7 +184,10 @@ def test_pip_in_docker_build_then_runs_as_non_root(base_images: dict[str, str], 
     tag = docker_env.docker_build(
         tmp_path, None, "todo-test/python-base-check:latest", {"PYTHON_IMAGE": base_images["python"]}, no_cache=True
     )
-    assert run(tag).split() == ["10001", "10001", "iniconfig"]
+    try:
+        assert run(tag).split() == ["10001", "10001", "iniconfig"]
+    finally:
+        docker_env.docker("image", "rm", tag, check=False)
 
 
 def test_node_image_runs_node_20_and_npm_reaches_registry(base_images: dict[str, str]) -> None:
@@ -191,7 +203,10 @@ def test_npm_in_docker_build_then_runs_as_non_root(base_images: dict[str, str], 
     tag = docker_env.docker_build(
         tmp_path, None, "todo-test/node-base-check:latest", {"NODE_IMAGE": base_images["node"]}, no_cache=True
     )
-    assert run(tag).split() == ["10001", "true"]
+    try:
+        assert run(tag).split() == ["10001", "true"]
+    finally:
+        docker_env.docker("image", "rm", tag, check=False)
 
 
 @pytest.mark.parametrize("name", ["python", "node"])

@@ -224,9 +224,10 @@ def dockerd_command() -> list[str]:
       deb.debian.org, PyPI and npm. --network host also works.
     - cgroups: no flag. The host has cgroup v1 (hybrid) and no systemd, so dockerd uses the
       cgroupfs driver; --memory/--cpus/--pids-limit apply. dockerd starts its own containerd.
-    - --mtu: the uplink MTU here is 1400 while docker0 defaults to 1500; containers then depend
-      on PMTU discovery for large outgoing packets. Matching the uplink avoids that class of
-      stalls, so we pass it whenever the uplink is below 1500.
+    - --mtu: the uplink MTU here is 1400 while docker0 defaults to 1500, so containers would rely
+      on PMTU discovery for large outgoing packets. Downloads worked either way in our runs; we
+      still match the uplink whenever it is below 1500 (the usual fix for hangs behind VMs and
+      VPNs), because a stall there would be slow and confusing to debug.
     - nice 10: containers and builds inherit dockerd's niceness; CPU is shared with other work.
     """
     cmd = ["nice", "-n", "10", "dockerd"]
@@ -353,7 +354,10 @@ def docker_build(
 ) -> str:
     """Build `context` (Dockerfile: `dockerfile`, default <context>/Dockerfile) as `tag`; return tag.
 
-    Note for Dockerfile authors: no `# syntax=` line (it pulls a frontend image from Docker Hub).
+    For Dockerfile authors, with Debian's Docker 20.10 (built-in dockerfile frontend 1.2):
+    `RUN --mount=type=cache` and `COPY --chmod` work; `COPY --link` and heredocs do not; and no
+    `# syntax=` line, which would pull a frontend image from Docker Hub. Base images come in as
+    build args (PYTHON_IMAGE / NODE_IMAGE) since the public defaults cannot be pulled here.
     """
     cli, builder = build_cli()
     cmd = [cli, "build", "--tag", tag]
@@ -650,7 +654,7 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _pem_certs(text: str) -> dict[str, str]:
+def pem_certs(text: str) -> dict[str, str]:
     """PEM certificates keyed by their base64 body without whitespace."""
     blocks = re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", text, re.S)
     return {"".join(b.splitlines()[1:-1]).replace(" ", ""): b + "\n" for b in blocks}
@@ -663,15 +667,15 @@ def _trust_host_cas(rootfs: Path, host_bundle: str) -> None:
     update-ca-certificates run inside a Dockerfile, not just into today's bundle file.
     """
     bundle = rootfs / CA_BUNDLE.lstrip("/")
-    host = _pem_certs(host_bundle)
-    extra = [pem for key, pem in host.items() if key not in _pem_certs(bundle.read_text())]
+    host = pem_certs(host_bundle)
+    extra = [pem for key, pem in host.items() if key not in pem_certs(bundle.read_text())]
     local = rootfs / "usr/local/share/ca-certificates"
     local.mkdir(parents=True, exist_ok=True)
     for index, pem in enumerate(extra):
         (local / f"todo-host-{index}.crt").write_text(pem)
     if extra:
         _run(["chroot", str(rootfs), "update-ca-certificates"], timeout=300)
-    missing = set(host) - set(_pem_certs(bundle.read_text()))
+    missing = set(host) - set(pem_certs(bundle.read_text()))
     if missing:
         raise DockerError(f"{len(missing)} host CA certificates did not make it into {bundle}")
 
@@ -846,7 +850,12 @@ def ensure_base_images(force: bool = False) -> list[BaseImageResult]:
             tag, digest = BASE_TAGS[name], recipe_hash(recipe)
             start = time.monotonic()
             built = force or image_labels(tag).get(RECIPE_LABEL) != digest
-            phases = _BUILDERS[name](recipe, digest, no_cache=force) if built else {}
+            phases = {}
+            if built:
+                previous = image_id(tag)
+                phases = _BUILDERS[name](recipe, digest, no_cache=force)
+                if previous and previous != image_id(tag):  # drop the replaced image unless something uses it
+                    docker("image", "rm", previous, check=False)
             results.append(BaseImageResult(name, tag, built, time.monotonic() - start, phases))
     return results
 
