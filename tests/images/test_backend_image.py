@@ -1,0 +1,139 @@
+"""The todo-backend image, built from apps/backend/Dockerfile on the local Python base and run
+for real: `todo-api migrate`, then the server against the local PostgreSQL (host network,
+a role with a generated password), read-only root filesystem with only /tmp writable, as a
+non-root uid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+import pytest
+import requests
+from psycopg import sql
+
+from tests.support import docker_env
+
+REPO = Path(__file__).resolve().parents[2]
+CONTEXT = REPO / "apps" / "backend"
+TAG = "todo-backend:images-test"
+ADMIN_URL = os.environ.get("TODO_TEST_PG_ADMIN_URL", "postgresql:///postgres")
+READ_ONLY = {"read_only": True, "tmpfs": ["/tmp"]}
+
+
+@pytest.fixture(scope="module")
+def image(base_images: dict[str, str]) -> Iterator[str]:
+    docker_env.docker_build(CONTEXT, None, TAG, {"PYTHON_IMAGE": base_images["python"]})
+    size = docker_env.image_size(TAG)
+    print(f"\n{TAG}: {size / 1e6:.1f} MB (base {docker_env.image_size(base_images['python']) / 1e6:.1f} MB)")
+    yield TAG
+    docker_env.docker("image", "rm", TAG, check=False)
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    """A throwaway database owned by a role with a generated password, reached over TCP."""
+    suffix = secrets.token_hex(4)
+    name = role = f"todo_img_{suffix}"
+    password = secrets.token_urlsafe(24)
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        port = conn.execute("SHOW port").fetchone()[0]
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(role)))
+    try:
+        yield f"postgresql://{role}:{quote(password, safe='')}@127.0.0.1:{port}/{name}?sslmode=prefer"
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def _run_once(image: str, command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """docker run --rm, host network, read-only root; env travels by name, not in argv."""
+    args = ["run", "--rm", "--network", "host", "--read-only", "--tmpfs", "/tmp"]
+    for key in env:
+        args += ["--env", key]
+    return docker_env.docker(*args, image, *command, env={**os.environ, **env}, check=False, timeout=180)
+
+
+def _request(method: str, url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with requests.Session() as session:
+        session.trust_env = False  # loopback: never through a proxy
+        response = session.request(method, url, json=body, headers=headers, timeout=10)
+    return response.status_code, response.json()
+
+
+def test_image_metadata(image: str) -> None:
+    config = json.loads(docker_env.docker("image", "inspect", "--format", "{{json .Config}}", image).stdout)
+    assert config["User"] == "10001:10001"
+    assert "8000/tcp" in config["ExposedPorts"]
+    assert config["Cmd"] == ["todo-api", "serve"]
+    # Only the runtime venv was copied: no pip or build backend inside it.
+    listing = docker_env.docker("run", "--rm", image, "ls", "/opt/venv/bin").stdout.split()
+    assert "todo-api" in listing and "pip" not in listing
+    assert docker_env.image_size(image) < 450e6
+
+
+def test_migrate_then_serve_read_only_as_non_root(image: str, database_url: str, run_container) -> None:
+    migrate = _run_once(image, ["todo-api", "migrate"], {"DATABASE_URL": database_url})
+    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+
+    auth_secret = secrets.token_urlsafe(32)
+    port = _free_port()
+    api = run_container(
+        image,
+        ["todo-api", "serve", "--port", str(port)],  # the default CMD, on a free host port
+        env={"DATABASE_URL": database_url, "AUTH_SECRET": auth_secret, "WEB_CONCURRENCY": "2"},
+        network="host",
+        **READ_ONLY,
+    )
+    base = f"http://127.0.0.1:{port}"
+    docker_env.wait_http(f"{base}/api/v1/health", timeout=90, container=api)
+    assert json.loads(docker_env.wait_http(f"{base}/api/v1/health/ready", timeout=30, container=api)) == {
+        "status": "ok",
+        "database": "ok",
+    }
+
+    # A real write path through the container (the schema came from `todo-api migrate`).
+    creds = {"email": f"img-{secrets.token_hex(3)}@example.com", "password": secrets.token_urlsafe(12)}
+    assert _request("POST", f"{base}/api/v1/auth/register", creds)[0] == 201
+    status, login = _request("POST", f"{base}/api/v1/auth/login", creds)
+    assert status == 200
+    status, task = _request("POST", f"{base}/api/v1/tasks", {"title": "from the image"}, login["access_token"])
+    assert status == 201 and task["title"] == "from the image"
+
+    # Every process of the server runs as 10001, none as root.
+    top = docker_env.docker("top", api.id, "-eo", "pid,uid,gid,args").stdout.splitlines()[1:]
+    assert top and all(line.split()[1:3] == ["10001", "10001"] for line in top), top
+    assert len([line for line in top if "todo-api" in line or "multiprocessing" in line]) >= 3
+
+    # The root filesystem really is read-only, and /tmp is writable.
+    probe = api.exec("sh", "-c", "touch /opt/venv/x 2>&1; touch /tmp/x && echo tmp-ok", check=False)
+    assert "Read-only file system" in probe.stdout and "tmp-ok" in probe.stdout
+
+    logs = api.logs()
+    assert auth_secret not in logs and database_url.split(":")[2].split("@")[0] not in logs
+    assert any(line.startswith("{") and '"todo-api started"' in line for line in logs.splitlines())
+
+
+def test_config_error_is_one_line_in_the_container(image: str) -> None:
+    result = _run_once(image, ["todo-api", "serve"], {})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "todo-api: configuration error: DATABASE_URL is not set; AUTH_SECRET is not set"
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
