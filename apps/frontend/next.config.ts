@@ -5,6 +5,9 @@ import type { NextConfig } from "next";
 const nextConfig: NextConfig = {
   output: "standalone",
   poweredByHeader: false,
+  // No image optimisation (the app ships no raster images), so the bundle can drop sharp
+  // and libvips (~19 MB); see scripts/assemble-standalone.mjs.
+  images: { unoptimized: true },
   reactStrictMode: true,
   // The repo root holds other apps; pin tracing to this app so the standalone
   // bundle lands at .next/standalone/server.js.
