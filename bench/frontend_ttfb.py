@@ -1,0 +1,173 @@
+"""Time to first byte of the frontend: the signed-in, server-rendered task page and /healthz,
+at concurrency 8 on loopback. Prints numbers; passes or fails nothing.
+
+Runs the real stack from tests/e2e/stack.py: a throwaway PostgreSQL database, the backend
+(`todo-api serve`, WEB_CONCURRENCY=1) and the built standalone frontend (`node server.js`),
+all on 127.0.0.1. One user with 25 tasks; every page request carries that user's cookie,
+so each one costs the frontend a render plus its calls to the backend.
+
+    .venv/bin/python bench/frontend_ttfb.py [--requests 400] [--concurrency 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import secrets
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
+
+import stack as st
+
+TIME_LIMIT_SECONDS = 120  # per measured phase: the loop stops by itself
+
+
+def call(port: int, method: str, path: str, body: dict | None = None, cookie: str = "") -> tuple[int, dict, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if cookie:
+        headers["Cookie"] = cookie
+    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response.status, dict(response.getheaders()), data
+
+
+def seed(backend_port: int) -> str:
+    """Registers a user with 25 tasks; returns the session cookie ("name=value")."""
+    email = f"bench-{secrets.token_hex(4)}@example.com"
+    password = secrets.token_urlsafe(16)
+    status, _, _ = call(backend_port, "POST", "/api/v1/auth/register", {"email": email, "password": password})
+    assert status == 201, status
+    status, headers, _ = call(backend_port, "POST", "/api/v1/auth/login", {"email": email, "password": password})
+    assert status == 200, status
+    cookie = headers["set-cookie"].split(";", 1)[0]
+    priorities = ["low", "medium", "high"]
+    for i in range(25):
+        task = {"title": f"Bench task {i}", "description": "x" * 40, "priority": priorities[i % 3]}
+        status, _, data = call(backend_port, "POST", "/api/v1/tasks", task, cookie)
+        assert status == 201, status
+        if i % 4 == 0:
+            task_id = json.loads(data)["id"]
+            call(backend_port, "PATCH", f"/api/v1/tasks/{task_id}", {"completed": True}, cookie)
+    return cookie
+
+
+def measure(port: int, path: str, cookie: str, requests: int, concurrency: int, expect: bytes) -> dict:
+    """`requests` GETs spread over `concurrency` keep-alive connections; TTFB = request sent to
+    status line and headers received."""
+    ttfb: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    remaining = iter(range(requests))
+    deadline = time.monotonic() + TIME_LIMIT_SECONDS
+    headers = {"Cookie": cookie} if cookie else {}
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        while time.monotonic() < deadline:
+            with lock:
+                if next(remaining, None) is None:
+                    break
+            try:
+                start = time.perf_counter()
+                conn.request("GET", path, headers=headers)
+                response = conn.getresponse()
+                first = time.perf_counter() - start
+                body = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                with lock:
+                    errors.append(type(exc).__name__)
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                continue
+            with lock:
+                if response.status == 200 and expect in body:
+                    ttfb.append(first)
+                else:
+                    errors.append(f"HTTP {response.status}")
+        conn.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    ms = sorted(x * 1000 for x in ttfb)
+
+    def pct(p: float) -> float:
+        return ms[min(len(ms) - 1, round(p / 100 * (len(ms) - 1)))] if ms else float("nan")
+
+    return {
+        "path": path,
+        "ok": len(ms),
+        "errors": len(errors),
+        "p50_ms": pct(50),
+        "p95_ms": pct(95),
+        "p99_ms": pct(99),
+        "max_ms": ms[-1] if ms else float("nan"),
+        "mean_ms": statistics.fmean(ms) if ms else float("nan"),
+        "req_per_s": len(ms) / wall if wall else 0.0,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=400, help="requests per page measurement")
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+
+    st.ensure_frontend_built()
+    db = st.create_database(prefix="todo_bench")
+    stack = st.Stack(db=db, auth_secret=secrets.token_urlsafe(32))
+    try:
+        st.migrate(db, stack.auth_secret)
+        backend, backend_url = st.start_backend("bench-backend", db, stack.auth_secret)
+        stack.procs.append(backend)
+        frontend, frontend_url = st.start_frontend("bench-frontend", backend_url)
+        stack.procs.append(frontend)
+        backend_port = int(backend_url.rsplit(":", 1)[1])
+        port = int(frontend_url.rsplit(":", 1)[1])
+        cookie = seed(backend_port)
+
+        cases = [
+            ("/healthz", "", b'"ok"', args.requests * 5),
+            ("/", cookie, b"Bench task 24", args.requests),  # unfiltered: me + one list call
+            ("/?status=pending&q=task", cookie, b"Bench task 23", args.requests),  # + two count calls
+        ]
+        load_before = os.getloadavg()[0]
+        print(f"frontend TTFB, concurrency {args.concurrency}, loopback (node server.js + todo-api, 1 worker each)")
+        print(f"{'path':28} {'ok':>5} {'err':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'req/s':>7}")
+        results = []
+        for path, cookie_for, expect, n in cases:
+            measure(port, path, cookie_for, 40, args.concurrency, expect)  # warm-up
+            r = measure(port, path, cookie_for, n, args.concurrency, expect)
+            results.append(r)
+            print(
+                f"{path:28} {r['ok']:>5} {r['errors']:>4} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} "
+                f"{r['p99_ms']:>8.1f} {r['max_ms']:>8.1f} {r['req_per_s']:>7.1f}"
+            )
+        # The machine is shared: the load average says how much the numbers are worth.
+        load_after = os.getloadavg()[0]
+        print(f"load average (1 min) before/after: {load_before:.2f} / {load_after:.2f} on {os.cpu_count()} CPUs")
+        out = st.ARTIFACTS / "bench"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "frontend_ttfb.json").write_text(json.dumps(results, indent=2))
+    finally:
+        stack.stop()
+        st.drop_database(db)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
