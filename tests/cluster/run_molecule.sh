@@ -21,14 +21,35 @@ for tool in molecule ansible-playbook helm python3; do
 done
 
 gen() { python3 -c "import secrets, sys; print(secrets.token_urlsafe(int(sys.argv[1])))" "$1"; }
-host="db-$(python3 -c 'import secrets; print(secrets.token_hex(4))').invalid"
-DATABASE_URL="postgresql://todo_ci:$(gen 18)@${host}/todo?sslmode=require&channel_binding=require"
-OPENAI_API_KEY="sk-test-$(gen 24)"
+generate_secrets() {
+  local host
+  host="db-$(python3 -c 'import secrets; print(secrets.token_hex(4))').invalid"
+  printf 'DATABASE_URL=%q\nOPENAI_API_KEY=%q\n' \
+    "postgresql://todo_ci:$(gen 18)@${host}/todo?sslmode=require&channel_binding=require" \
+    "sk-test-$(gen 24)"
+}
+
+command="${1:-test}"
+shift || true
+
+# `test` gets fresh values and keeps them only in memory. Single steps (create, converge,
+# idempotence, verify, ...) share one set through a 0600 file outside the repo, so a second
+# converge sees the same inputs; `destroy` deletes it.
+secrets_file="$TODO_CACHE/molecule-cluster/secrets.env"
+if [[ "$command" == test ]]; then
+  eval "$(generate_secrets)"
+else
+  if [[ ! -s "$secrets_file" ]]; then
+    mkdir -p "$(dirname "$secrets_file")"
+    (umask 077 && generate_secrets >"$secrets_file")
+  fi
+  # shellcheck disable=SC1090
+  source "$secrets_file"
+  if [[ "$command" == destroy ]]; then rm -f "$secrets_file"; fi
+fi
 export DATABASE_URL OPENAI_API_KEY
 # AUTH_SECRET stays unset on purpose: the secrets role generates it once and must reuse it
 # from the live Secret on the second converge (idempotence proves that).
 unset AUTH_SECRET
 
-command="${1:-test}"
-shift || true
 exec molecule "$command" -s cluster "$@"
