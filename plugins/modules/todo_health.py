@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: the todo project contributors (no license chosen for the repository yet)
 """Poll an HTTP endpoint until it answers as expected (Ansible module)."""
 
@@ -189,26 +188,26 @@ def json_subset_mismatch(expected, actual, path="$"):
     `expected`, or None when it does."""
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
-            return "%s is %s, expected an object" % (path, type(actual).__name__)
+            return f"{path} is {type(actual).__name__}, expected an object"
         for key, value in expected.items():
             if key not in actual:
-                return "%s.%s is missing" % (path, key)
-            mismatch = json_subset_mismatch(value, actual[key], "%s.%s" % (path, key))
+                return f"{path}.{key} is missing"
+            mismatch = json_subset_mismatch(value, actual[key], f"{path}.{key}")
             if mismatch:
                 return mismatch
         return None
     if isinstance(expected, list):
         if not isinstance(actual, list):
-            return "%s is %s, expected a list" % (path, type(actual).__name__)
+            return f"{path} is {type(actual).__name__}, expected a list"
         if len(actual) < len(expected):
-            return "%s has %d elements, expected at least %d" % (path, len(actual), len(expected))
+            return f"{path} has {len(actual)} elements, expected at least {len(expected)}"
         for index, value in enumerate(expected):
-            mismatch = json_subset_mismatch(value, actual[index], "%s[%d]" % (path, index))
+            mismatch = json_subset_mismatch(value, actual[index], f"{path}[{index}]")
             if mismatch:
                 return mismatch
         return None
     if expected != actual:
-        return "%s is %s, expected %s" % (path, json.dumps(actual), json.dumps(expected))
+        return f"{path} is {json.dumps(actual)}, expected {json.dumps(expected)}"
     return None
 
 
@@ -235,15 +234,15 @@ def probe(params, timeout):
             body = exc.read() or b""
         except Exception:  # the error body is informational only
             body = b""
-    except (socket.timeout, TimeoutError) as exc:
-        return -1, "", "timed out after %ss (%s)" % (_fmt(timeout), to_native(exc))
+    except TimeoutError as exc:
+        return -1, "", f"timed out after {_fmt(timeout)}s ({to_native(exc)})"
     except URLError as exc:
         reason = exc.reason
         if isinstance(reason, (socket.timeout, TimeoutError)):
-            return -1, "", "timed out after %ss (%s)" % (_fmt(timeout), to_native(reason))
-        return -1, "", "request failed: %s" % to_native(reason)
+            return -1, "", f"timed out after {_fmt(timeout)}s ({to_native(reason)})"
+        return -1, "", f"request failed: {to_native(reason)}"
     except (OSError, http.client.HTTPException) as exc:
-        return -1, "", "request failed: %s: %s" % (type(exc).__name__, to_native(exc))
+        return -1, "", f"request failed: {type(exc).__name__}: {to_native(exc)}"
     return status, to_text(body, errors="surrogate_or_replace"), None
 
 
@@ -258,34 +257,35 @@ def judge(params, status, body):
         json_error = None if body else "body is empty, expected JSON"
 
     if status not in params["status_code"]:
-        return parsed, "status %d is not one of %s" % (status, params["status_code"])
+        return parsed, f"status {status} is not one of {params['status_code']}"
     expected = params["expected_json"]
     if expected is not None:
         if json_error:
             return parsed, json_error
         mismatch = json_subset_mismatch(expected, parsed)
         if mismatch:
-            return parsed, "JSON does not match: %s" % mismatch
+            return parsed, f"JSON does not match: {mismatch}"
     return parsed, None
 
 
 def _fmt(seconds):
-    return ("%.3f" % seconds).rstrip("0").rstrip(".")
+    return (f"{seconds:.3f}").rstrip("0").rstrip(".")
 
 
 def run(module):
     params = module.params
     for name in ("timeout", "wait_timeout", "interval"):
         if params[name] < 0:
-            module.fail_json(msg="%s must not be negative" % name)
+            module.fail_json(msg=f"{name} must not be negative")
     if params["timeout"] == 0:
         module.fail_json(msg="timeout must be greater than 0")
 
     start = time.monotonic()
     deadline = start + params["wait_timeout"]
     attempts = 0
-    result = dict(changed=False, url=params["url"], status=-1, json=None, content="",
-                  attempts=0, elapsed=0.0, last_error=None)
+    result = dict(
+        changed=False, url=params["url"], status=-1, json=None, content="", attempts=0, elapsed=0.0, last_error=None
+    )
     while True:
         attempts += 1
         remaining = deadline - time.monotonic()
@@ -295,9 +295,14 @@ def run(module):
         parsed = None
         if error is None:
             parsed, error = judge(params, status, body)
-        result.update(status=status, json=parsed, content=body[:CONTENT_LIMIT],
-                      attempts=attempts, last_error=error,
-                      elapsed=round(time.monotonic() - start, 3))
+        result.update(
+            status=status,
+            json=parsed,
+            content=body[:CONTENT_LIMIT],
+            attempts=attempts,
+            last_error=error,
+            elapsed=round(time.monotonic() - start, 3),
+        )
         if error is None:
             module.exit_json(**result)
         if time.monotonic() + params["interval"] >= deadline:
@@ -306,9 +311,9 @@ def run(module):
 
     result["elapsed"] = round(time.monotonic() - start, 3)
     module.fail_json(
-        msg="%s %s was not healthy after %d attempt(s) in %ss; last error: %s"
-        % (params["method"], params["url"], attempts, _fmt(result["elapsed"]), result["last_error"]),
-        **result
+        msg=f"{params['method']} {params['url']} was not healthy after {attempts} attempt(s)"
+        f" in {_fmt(result['elapsed'])}s; last error: {result['last_error']}",
+        **result,
     )
 
 

@@ -1,0 +1,128 @@
+"""Static checks of the Ansible side: lint (production profile), yamllint, --syntax-check of
+every playbook, the inventory, and the role conventions (prefixed defaults that match
+meta/argument_specs.yml, README per role, FQCN)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT, VENV_BIN, base_env
+
+ROLES = ("prerequisites", "minikube", "images", "secrets", "release", "verify")
+PLAYBOOKS = sorted(p.relative_to(ROOT) for p in (ROOT / "playbooks").glob("*.yml"))
+TEST_PLAYBOOKS = sorted(p.relative_to(ROOT) for p in (ROOT / "tests" / "unit" / "playbooks").glob("*.yml"))
+ANSIBLE_PATHS = ["playbooks", "roles", "inventory", "tests/unit/playbooks"]
+
+
+def run(*cmd: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, cwd=ROOT, env=base_env(), capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def test_the_three_playbooks_exist():
+    assert {p.name for p in PLAYBOOKS} >= {"deploy-dev.yml", "teardown.yml", "status.yml"}
+
+
+@pytest.mark.parametrize("playbook", PLAYBOOKS + TEST_PLAYBOOKS, ids=str)
+def test_syntax_check(playbook):
+    result = run(str(VENV_BIN / "ansible-playbook"), "--syntax-check", str(playbook))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_ansible_lint_production_profile_has_zero_findings():
+    result = run(str(VENV_BIN / "ansible-lint"), "--profile", "production", "--strict", "--nocolor", *ANSIBLE_PATHS)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-6000:]
+    assert "Profile 'production' was required, and it passed" in result.stderr
+
+
+def test_yamllint_strict():
+    result = run(
+        str(VENV_BIN / "yamllint"),
+        "--strict",
+        "-f",
+        "parsable",
+        *ANSIBLE_PATHS,
+        ".yamllint",
+        ".ansible-lint",
+        "requirements.yml",
+    )
+    assert result.returncode == 0, result.stdout
+
+
+def test_dev_inventory_is_localhost_with_the_running_python():
+    result = run(str(VENV_BIN / "ansible-inventory"), "-i", "inventory/dev/hosts.yml", "--host", "localhost")
+    assert result.returncode == 0, result.stderr
+    host = yaml.safe_load(result.stdout)
+    assert host["ansible_connection"] == "local"
+    assert host["ansible_python_interpreter"] == "{{ ansible_playbook_python }}"
+    assert host["todo_namespace"] == "todo" and host["todo_release"] == "todo"
+    assert host["todo_manage_minikube"] is True and host["todo_build_images"] is True
+
+
+def test_vault_file_is_git_ignored_and_the_example_holds_only_placeholders():
+    ignored = run("git", "check-ignore", "-q", "inventory/dev/group_vars/all/vault.yml")
+    assert ignored.returncode == 0, "inventory/dev/group_vars/all/vault.yml must be git-ignored"
+    example = yaml.safe_load((ROOT / "inventory/dev/group_vars/all/vault.yml.example").read_text())
+    assert set(example) == {"vault_database_url", "vault_auth_secret", "vault_openai_api_key"}
+    assert set(example.values()) == {"CHANGE_ME"}
+
+
+def test_requirements_pin_the_bundled_collection_versions():
+    import ansible_collections
+
+    base = Path(next(iter(ansible_collections.__path__)))
+    pins = {c["name"]: c["version"] for c in yaml.safe_load((ROOT / "requirements.yml").read_text())["collections"]}
+    bundled = {
+        name: json.loads((base / name.replace(".", "/") / "MANIFEST.json").read_text())["collection_info"]["version"]
+        for name in pins
+    }
+    assert set(pins) == {"kubernetes.core", "community.docker"}
+    assert pins == bundled
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_defaults_are_prefixed_and_match_the_argument_spec(role):
+    base = ROOT / "roles" / role
+    defaults = yaml.safe_load((base / "defaults" / "main.yml").read_text()) or {}
+    spec = yaml.safe_load((base / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]
+    assert all(name.startswith(f"{role}_") for name in defaults), defaults.keys()
+    assert set(defaults) == set(spec["options"]), set(defaults) ^ set(spec["options"])
+    for name, option in spec["options"].items():
+        assert option.get("description"), f"{role}: {name} has no description"
+        assert option.get("type"), f"{role}: {name} has no type"
+    assert (base / "README.md").read_text().startswith(f"# Role `{role}`")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_registers_prefixed_names(role):
+    # (FQCN everywhere is enforced by ansible-lint's fqcn rule in the production profile.)
+    tasks_text = (ROOT / "roles" / role / "tasks" / "main.yml").read_text()
+    for name in re.findall(r"^\s+register:\s*(\S+)", tasks_text, re.M):
+        assert name.startswith(f"{role}_"), f"{role}: registered variable {name} lacks the role prefix"
+
+
+def test_every_task_touching_a_secret_value_has_no_log():
+    tasks = yaml.safe_load((ROOT / "roles" / "secrets" / "tasks" / "main.yml").read_text())
+    flat = []
+    for task in tasks:
+        flat.extend(task.get("block", [task]))
+    touching = [
+        t
+        for t in flat
+        if "secrets_values" in yaml.safe_dump(t)
+        or "secrets_live" in yaml.safe_dump(t)
+        or t.get("register") == "secrets_secret"
+    ]
+    assert len(touching) >= 5
+    for task in touching:
+        safe = task.get("no_log") is True or (
+            # Conditions and messages that only test a value's presence/length are not output.
+            set(task) & {"ansible.builtin.fail", "ansible.builtin.set_fact", "ansible.builtin.debug"}
+            and "secrets_values" not in yaml.safe_dump({k: v for k, v in task.items() if k != "when"})
+        )
+        assert safe, f"task {task['name']!r} touches a secret value without no_log"

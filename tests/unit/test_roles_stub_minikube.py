@@ -1,0 +1,222 @@
+"""The prerequisites, minikube and images roles against a stand-in `minikube` CLI
+(tests/unit/stub_minikube/minikube; minikube is the one tool that cannot run here).
+
+Everything else is real: ansible-playbook with the repo's ansible.cfg, the roles, and a real
+Docker daemon that the stand-in's `docker-env` points at, into which community.docker builds
+two small images (FROM scratch, so no registry is needed). The ingress-controller wait needs a
+real cluster and is switched off here (covered by molecule/default on a real Minikube).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, VENV_BIN, base_env, run_playbook
+
+STUB_DIR = ROOT / "tests" / "unit" / "stub_minikube"
+PLAYBOOK = ROOT / "tests" / "unit" / "playbooks" / "stub_minikube_images.yml"
+BUILD_TASK = "images : Build the images into the target Docker daemon"
+START_TASK = "minikube : Start Minikube"
+ENABLE_TASK = "minikube : Enable the ingress addon"
+OWN_TASKS = {"Write the facts the roles handed on, for the test to read"}
+
+pytestmark = pytest.mark.slow
+
+
+def docker_cli() -> str:
+    found = shutil.which("docker")
+    assert found, "the docker CLI is needed (Debian: apt-get install docker.io)"
+    return found
+
+
+@pytest.fixture(scope="module")
+def docker_daemon() -> None:
+    """A running dockerd: started by the images helper's tests/support/docker_env.py if needed."""
+    from tests.support import docker_env
+
+    docker_env.ensure_daemon()  # raises, saying why, when no daemon can be had
+
+
+class Stage:
+    """A stand-in Minikube world: its state file, two build contexts and unique image names."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.state = root / "stub-state.json"
+        self.suffix = secrets.token_hex(4)
+        self.images = [f"todo-unit-{self.suffix}/backend", f"todo-unit-{self.suffix}/frontend"]
+        for index, name in enumerate(self.images):
+            context = root / "src" / f"app{index}"
+            context.mkdir(parents=True)
+            (context / "Dockerfile").write_text("FROM scratch\nCOPY content.txt /content.txt\n")
+            (context / "content.txt").write_text(f"{name} v1\n")
+        self.runs = 0
+
+    def vars_file(self, tag: str, **extra) -> Path:
+        self.runs += 1
+        data = {
+            "test_image_tag": tag,
+            "test_build_root": str(self.root / "src"),
+            "test_facts_file": str(self.root / f"facts-{self.runs}.json"),
+            "test_images": [{"name": name, "context": f"app{i}"} for i, name in enumerate(self.images)],
+            **extra,
+        }
+        path = self.root / f"vars-{self.runs}.json"
+        path.write_text(json.dumps(data))
+        return path
+
+    def env(self) -> dict[str, str]:
+        env = base_env(STUB_MINIKUBE_STATE=str(self.state))
+        env["PATH"] = os.pathsep.join([str(STUB_DIR), env["PATH"]])
+        return env
+
+    def play(self, tag: str, *args: str, **extra):
+        vars_file = self.vars_file(tag, **extra)
+        run = run_playbook(PLAYBOOK, "-e", f"@{vars_file}", *args, env=self.env(), json_output=True)
+        facts_file = self.root / f"facts-{self.runs}.json"
+        facts = json.loads(facts_file.read_text()) if facts_file.exists() else None
+        return run, facts
+
+    def calls(self, *words: str) -> list[list[str]]:
+        calls = json.loads(self.state.read_text())["calls"]
+        return [c for c in calls if all(w in c for w in words)]
+
+    def stub_state(self) -> dict:
+        return json.loads(self.state.read_text())
+
+    def image_id(self, name: str, tag: str) -> str | None:
+        result = subprocess.run(
+            [docker_cli(), "image", "inspect", "--format", "{{.Id}}", f"{name}:{tag}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    def cleanup(self) -> None:
+        listed = subprocess.run(
+            [docker_cli(), "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.split()
+        ours = [ref for ref in listed if ref.startswith(f"todo-unit-{self.suffix}/")]
+        if ours:
+            subprocess.run([docker_cli(), "image", "rm", "--force", *ours], capture_output=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def stage(tmp_path_factory, docker_daemon):
+    world = Stage(tmp_path_factory.mktemp("stub-minikube"))
+    yield world
+    world.cleanup()
+
+
+def changed(run) -> set[str]:
+    return set(run.changed_tasks()) - OWN_TASKS
+
+
+def test_first_run_starts_minikube_enables_ingress_and_builds_with_stub_minikube(stage):
+    run, facts = stage.play("t1")
+    assert run.returncode == 0, run.output[-4000:]
+    assert changed(run) == {START_TASK, ENABLE_TASK, BUILD_TASK}
+    assert len(stage.calls("start")) == 1
+    assert len(stage.calls("addons", "enable", "ingress")) == 1
+    start = stage.calls("start")[0]
+    assert start[start.index("--cpus") + 1] == "2" and start[start.index("--memory") + 1] == "4096mb"
+    assert stage.stub_state()["profiles"]["todo"]["running"] is True
+    # The facts handed to the next roles: IP, docker-env as a dict, and the real image IDs.
+    assert facts["minikube_ip"] == "127.0.0.1"
+    assert facts["minikube_docker_env"]["DOCKER_HOST"].startswith("unix://")
+    assert facts["minikube_docker_env"]["MINIKUBE_ACTIVE_DOCKERD"] == "todo"
+    for name in stage.images:
+        assert facts["images_ids"][name] == stage.image_id(name, "t1") is not None
+
+
+def test_second_run_changes_nothing_with_stub_minikube(stage):
+    run, _ = stage.play("t1")
+    assert run.returncode == 0, run.output[-4000:]
+    assert changed(run) == set()
+    assert len(stage.calls("start")) == 1, "a running profile must be left alone"
+    assert len(stage.calls("addons", "enable", "ingress")) == 1, "the addon must be enabled only once"
+    build = run.task_result(BUILD_TASK)
+    assert all(not item.get("actions") for item in build["results"]), "an existing clean tag must not be rebuilt"
+
+
+def test_ingress_addon_is_enabled_only_when_disabled_with_stub_minikube(stage):
+    state = stage.stub_state()
+    state["profiles"]["todo"]["addons"]["ingress"] = False
+    stage.state.write_text(json.dumps(state))
+    run, _ = stage.play("t1")
+    assert run.returncode == 0, run.output[-4000:]
+    assert changed(run) == {ENABLE_TASK}
+    assert len(stage.calls("addons", "enable", "ingress")) == 2
+    assert len(stage.calls("start")) == 1
+
+
+def test_dirty_tag_is_rebuilt_but_changes_only_when_the_image_differs_with_stub_minikube(stage):
+    first, facts = stage.play("t1-dirty")
+    assert first.returncode == 0, first.output[-4000:]
+    assert changed(first) == {BUILD_TASK}
+    ids = facts["images_ids"]
+
+    again, facts_again = stage.play("t1-dirty")
+    assert again.returncode == 0, again.output[-4000:]
+    assert changed(again) == set()
+    results = again.task_result(BUILD_TASK)["results"]
+    assert all(any(a.startswith("Built image") for a in item["actions"]) for item in results), "dirty tags rebuild"
+    assert facts_again["images_ids"] == ids
+
+    # An uncommitted edit under the same -dirty tag: rebuilt, changed, new image ID.
+    context = stage.root / "src" / "app0" / "content.txt"
+    context.write_text(context.read_text() + "edited\n")
+    edited, facts_edited = stage.play("t1-dirty")
+    assert edited.returncode == 0, edited.output[-4000:]
+    assert changed(edited) == {BUILD_TASK}
+    backend, frontend = stage.images
+    assert facts_edited["images_ids"][backend] != ids[backend]
+    assert facts_edited["images_ids"][frontend] == ids[frontend]
+    assert stage.image_id(backend, "t1-dirty") == facts_edited["images_ids"][backend]
+
+
+def test_check_mode_changes_nothing_with_stub_minikube(stage):
+    run, _ = stage.play("t2", "--check")
+    assert run.returncode == 0, run.output[-4000:]
+    # Building a new tag is predicted as a change, but nothing is built.
+    assert changed(run) == {BUILD_TASK}
+    assert stage.image_id(stage.images[0], "t2") is None
+    assert len(stage.calls("start")) == 1
+
+
+def test_too_few_resources_fail_before_starting_with_stub_minikube(stage):
+    run, _ = stage.play("t1", minikube_profile="toosmall", minikube_cpus=512)
+    assert run.returncode != 0
+    result = run.task_result("minikube : Refuse to start a profile that cannot fit")
+    assert result["failed"]
+    assert "Minikube out of resources: profile toosmall asks for 512 CPUs" in result["msg"]
+    assert "Lower minikube_cpus / minikube_memory_mb" in result["msg"]
+    assert stage.calls("start", "toosmall") == []
+
+
+def test_missing_minikube_fails_with_a_clear_message_naming_it(tmp_path):
+    """deploy-dev.yml as `make deploy` runs it, on a PATH without minikube (nor helm/kubectl)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").symlink_to(docker_cli())
+    env = base_env(TODO_CACHE=str(tmp_path / "cache"), HOME=str(tmp_path))
+    env["PATH"] = os.pathsep.join([str(bin_dir), str(VENV_BIN), "/usr/bin", "/bin"])
+    if shutil.which("minikube", path=env["PATH"]):
+        pytest.skip("a real minikube is installed in /usr/bin or /bin")
+    run = run_playbook(ROOT / "playbooks" / "deploy-dev.yml", "-e", "todo_image_tag=unit", env=env)
+    assert run.returncode == 2, run.output[-3000:]
+    assert "Prerequisites are not met:" in run.stdout
+    assert "minikube is not installed (not found on PATH). Install Minikube: https://minikube.sigs.k8s.io" in run.stdout
+    assert "todo_manage_minikube=false" in run.stdout
+    assert "Traceback" not in run.output
+    assert run.recap["changed"] == 0
