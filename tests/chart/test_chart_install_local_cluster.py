@@ -1,0 +1,240 @@
+"""Install the chart for real into the local test cluster (real kube-apiserver, controllers and
+scheduler; kwok plays the kubelets, so containers do not run, but Job pods complete).
+
+What only a live API server can show: the hook Job and the hook resources it reads exist in the
+right order in both secret modes (the ServiceAccount admission rejects a pod whose account is
+missing), the embedded PostgreSQL's hook phase and password follow `lookup` across upgrade,
+uninstall and reinstall, and an existingSecret change rolls the backend via checksum/secret.
+
+Uses the cluster binaries the cluster tier builds (tests/cluster/cluster.py build); when they
+are not built yet this module is skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from chart_render import CACHE, CHART, EXISTING_SECRET, REPO, TAG, helm_path
+
+CLUSTER_DIR = REPO / "tests" / "cluster"
+sys.path.insert(0, str(CLUSTER_DIR))
+
+import build as cluster_build  # noqa: E402
+import pins as cluster_pins  # noqa: E402
+
+PORT_BASE = int(os.environ.get("TODO_CHART_CLUSTER_PORT_BASE", "16743"))
+BASE_ARGS = [
+    "-f",
+    str(CHART / "values-dev.yaml"),
+    "--set-string",
+    f"backend.image.tag={TAG}",
+    "--set-string",
+    f"frontend.image.tag={TAG}",
+]
+
+
+class Cluster:
+    def __init__(self, run_dir: Path):
+        self.env = {
+            **os.environ,
+            "TODO_CLUSTER_DIR": str(run_dir),
+            "TODO_CLUSTER_PORT_BASE": str(PORT_BASE),
+            "KUBECONFIG": str(run_dir / "kubeconfig"),
+        }
+
+    def cluster_py(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, str(CLUSTER_DIR / "cluster.py"), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    def run(self, *argv: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
+        result = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=300, input=stdin)
+        if check:
+            assert result.returncode == 0, f"{' '.join(argv[:4])}...:\n{result.stdout}\n{result.stderr}"
+        return result
+
+    def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.run(helm_path(), *args, check=check)
+
+    def kubectl(self, *args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
+        return self.run(kubectl_path(), *args, check=check, stdin=stdin)
+
+    def get(self, namespace: str, kind: str, name: str) -> dict | None:
+        result = self.kubectl("-n", namespace, "get", kind, name, "-o", "json", check=False)
+        if result.returncode != 0:
+            assert "NotFound" in result.stderr, result.stderr
+            return None
+        return json.loads(result.stdout)
+
+    def apply(self, manifest: dict) -> None:
+        self.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
+
+    def namespace_with_secret(self, namespace: str, data: dict[str, str] | None) -> None:
+        self.kubectl("create", "namespace", namespace)
+        if data is not None:
+            self.apply_secret(namespace, data)
+
+    def apply_secret(self, namespace: str, data: dict[str, str]) -> None:
+        self.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": EXISTING_SECRET, "namespace": namespace},
+                "type": "Opaque",
+                "stringData": data,
+            }
+        )
+
+
+def kubectl_path() -> str:
+    path = CACHE / "tools" / "bin" / "kubectl"
+    if not path.is_file():
+        pytest.fail("kubectl not found: run `python3 scripts/tools.py install`")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    missing = [b for b in cluster_pins.BINARIES if not cluster_build.is_built(b)]
+    if missing:
+        pytest.skip(f"local cluster binaries not built yet ({', '.join(missing)}): `tests/cluster/cluster.py build`")
+    c = Cluster(tmp_path_factory.mktemp("chart-cluster") / "run")
+    up = c.cluster_py("up")
+    try:
+        assert up.returncode == 0, f"cluster.py up failed:\n{up.stdout}\n{up.stderr}"
+        # kwok has no storage: a PersistentVolume without class stands in for Minikube's provisioner.
+        c.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": "chart-test-pv"},
+                "spec": {
+                    "capacity": {"storage": "1Gi"},
+                    "accessModes": ["ReadWriteOnce"],
+                    "persistentVolumeReclaimPolicy": "Retain",
+                    "hostPath": {"path": "/tmp/chart-test-pv"},
+                },
+            }
+        )
+        yield c
+    finally:
+        c.cluster_py("down")
+
+
+def auth_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hook_phases(c: Cluster, namespace: str) -> set[str]:
+    hooks = c.helm("-n", namespace, "get", "hooks", "todo").stdout
+    return {line.split(":", 1)[1].strip() for line in hooks.splitlines() if line.strip().startswith("helm.sh/hook:")}
+
+
+def job_completed(c: Cluster, namespace: str) -> bool:
+    events = json.loads(c.kubectl("-n", namespace, "get", "events", "-o", "json").stdout)["items"]
+    return any(
+        e["involvedObject"]["kind"] == "Job"
+        and e["involvedObject"]["name"] == "todo-migrations"
+        and e["reason"] == "Completed"
+        for e in events
+    )
+
+
+def backend_annotation(c: Cluster, namespace: str, key: str) -> str:
+    deployment = c.get(namespace, "deployment", "todo-backend")
+    return deployment["spec"]["template"]["metadata"]["annotations"][key]
+
+
+def test_install_with_existing_secret(cluster):
+    ns = "existing"
+    cluster.namespace_with_secret(ns, {"AUTH_SECRET": auth_secret(), "DATABASE_URL": "postgresql://u@db.invalid/app"})
+    cluster.helm(
+        "install",
+        "todo",
+        str(CHART),
+        "-n",
+        ns,
+        *BASE_ARGS,
+        "--set",
+        f"existingSecret={EXISTING_SECRET}",
+        "--wait",
+        "--timeout",
+        "3m",
+    )
+    assert job_completed(cluster, ns), "the pre-install migration Job ran to completion"
+    assert hook_phases(cluster, ns) == {"pre-install,pre-upgrade", "test"}
+    for kind in ("serviceaccount", "configmap", "job"):
+        assert cluster.get(ns, kind, "todo-migrations") is None, f"hook {kind} deleted after success"
+    for name in ("todo-backend", "todo-frontend"):
+        status = cluster.get(ns, "deployment", name)["status"]
+        assert status.get("readyReplicas") == 2, (name, status)
+    assert cluster.get(ns, "secret", "todo") is None, "existingSecret mode renders no Secret"
+
+    # A changed existingSecret rolls the backend on the next upgrade (checksum via lookup) ...
+    before = backend_annotation(cluster, ns, "checksum/secret")
+    cluster.helm("upgrade", "todo", str(CHART), "-n", ns, *BASE_ARGS, "--set", f"existingSecret={EXISTING_SECRET}")
+    assert backend_annotation(cluster, ns, "checksum/secret") == before, "unchanged Secret: no rollout"
+    cluster.apply_secret(ns, {"AUTH_SECRET": auth_secret(), "DATABASE_URL": "postgresql://u@db.invalid/app"})
+    cluster.helm("upgrade", "todo", str(CHART), "-n", ns, *BASE_ARGS, "--set", f"existingSecret={EXISTING_SECRET}")
+    assert backend_annotation(cluster, ns, "checksum/secret") != before
+
+
+def test_install_with_chart_created_secret(cluster):
+    ns = "chart-created"
+    cluster.namespace_with_secret(ns, None)
+    database_url = "postgresql://u@db.invalid/app"
+    cluster.helm(
+        "install",
+        "todo",
+        str(CHART),
+        "-n",
+        ns,
+        *BASE_ARGS,
+        "--set-string",
+        f"secrets.authSecret={auth_secret()}",
+        "--set-string",
+        f"secrets.databaseUrl={database_url}",
+        "--wait",
+        "--timeout",
+        "3m",
+    )
+    assert job_completed(cluster, ns)
+    assert cluster.get(ns, "secret", "todo-migrations") is None, "the hook's copy is deleted after success"
+    secret = cluster.get(ns, "secret", "todo")
+    assert base64.b64decode(secret["data"]["DATABASE_URL"]).decode() == database_url
+
+
+def test_embedded_postgresql_across_upgrade_uninstall_reinstall(cluster):
+    ns = "embedded-db"
+    cluster.namespace_with_secret(ns, {"AUTH_SECRET": auth_secret()})
+    args = [*BASE_ARGS, "--set", f"existingSecret={EXISTING_SECRET}", "--set", "postgresql.enabled=true"]
+
+    cluster.helm("install", "todo", str(CHART), "-n", ns, *args, "--wait", "--timeout", "3m")
+    # no database before the install: the migration ran after it (post-install)
+    assert "post-install,post-upgrade" in hook_phases(cluster, ns)
+    assert job_completed(cluster, ns)
+    assert cluster.get(ns, "statefulset", "todo-postgresql")["status"].get("readyReplicas") == 1
+    password = cluster.get(ns, "secret", "todo-postgresql")["data"]["POSTGRES_PASSWORD"]
+    checksum = backend_annotation(cluster, ns, "checksum/secret")
+
+    cluster.helm("upgrade", "todo", str(CHART), "-n", ns, *args, "--wait", "--timeout", "3m")
+    # the database exists now: migrations go back to before the new pods
+    assert "pre-install,pre-upgrade" in hook_phases(cluster, ns)
+    assert cluster.get(ns, "secret", "todo-postgresql")["data"]["POSTGRES_PASSWORD"] == password
+    assert backend_annotation(cluster, ns, "checksum/secret") == checksum, "same password: no rollout"
+
+    cluster.helm("uninstall", "todo", "-n", ns)
+    assert cluster.get(ns, "secret", "todo-postgresql") is not None, "kept for the PVC that outlives the release"
+    cluster.helm("install", "todo", str(CHART), "-n", ns, *args, "--timeout", "3m")
+    assert cluster.get(ns, "secret", "todo-postgresql")["data"]["POSTGRES_PASSWORD"] == password
