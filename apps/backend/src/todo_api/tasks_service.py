@@ -34,7 +34,13 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def list_tasks(session: Session, user_id: int, flt: TaskFilter) -> tuple[list[Task], int]:
+# The columns a client sees (everything but the owner), for the list query.
+_PUBLIC_COLUMNS = [column for column in Task.__table__.c if column.name != "user_id"]
+
+
+def list_tasks(session: Session, user_id: int, flt: TaskFilter) -> tuple[list[dict], int]:
+    """One page of the user's tasks as plain dicts (no ORM objects: this is the hot path of
+    the UI, and rows are only read and serialised), and the total that match the filter."""
     conditions = [Task.user_id == user_id]
     if flt.status == "pending":
         conditions.append(Task.completed.is_(False))
@@ -46,7 +52,8 @@ def list_tasks(session: Session, user_id: int, flt: TaskFilter) -> tuple[list[Ta
         pattern = f"%{_escape_like(flt.q.strip())}%"
         conditions.append(
             or_(
-                Task.title.ilike(pattern, escape="\\"), Task.description.ilike(pattern, escape="\\")
+                Task.title.ilike(pattern, escape="\\"),
+                Task.description.ilike(pattern, escape="\\"),
             )
         )
 
@@ -57,16 +64,18 @@ def list_tasks(session: Session, user_id: int, flt: TaskFilter) -> tuple[list[Ta
     orders = [order.nulls_last(), Task.id.desc() if descending else Task.id.asc()]
 
     # One round trip: the page plus the total via a window function.
-    total_col = func.count().over().label("total")
-    rows = session.execute(
-        select(Task, total_col)
+    total_col = func.count().over().label("_total")
+    query = (
+        select(*_PUBLIC_COLUMNS, total_col)
         .where(*conditions)
         .order_by(*orders)
         .limit(flt.limit)
         .offset(flt.offset)
-    ).all()
+    )
+    rows = session.execute(query).mappings().all()
     if rows:
-        return [row[0] for row in rows], int(rows[0][1])
+        total = int(rows[0]["_total"])
+        return [{c.name: row[c.name] for c in _PUBLIC_COLUMNS} for row in rows], total
     if flt.offset == 0:
         return [], 0
     total = session.scalar(select(func.count()).select_from(Task).where(*conditions)) or 0

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from ..config import Settings
 from ..models import User
@@ -17,13 +19,23 @@ from ..security import SESSION_COOKIE, InvalidToken, decode_access_token
 bearer_scheme = HTTPBearer(auto_error=False, description="JWT from POST /api/v1/auth/login")
 
 
-def get_settings(request: Request) -> Settings:
+# Async on purpose: FastAPI runs sync dependencies in the thread pool, and neither of these
+# does I/O up front (a Session connects lazily); the close at the end does, so it goes to a thread.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    with request.app.state.session_factory() as session:
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    session = request.app.state.session_factory()
+    try:
         yield session
+    finally:
+        # Endpoints end their transaction (commit, or close after reading); then closing
+        # does no I/O and needs no extra trip through the thread pool.
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -36,19 +48,35 @@ _UNAUTHENTICATED = HTTPException(
 )
 
 
-def get_current_user(
+async def get_user_id(
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> User:
+) -> int:
+    """The user id from a valid session token (Bearer header first, else the cookie).
+
+    No database access here (it runs on the event loop); endpoints confirm the user still
+    exists with require_user() in the same thread and transaction as their own queries.
+    """
     token = credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE)
     if not token:
         raise _UNAUTHENTICATED
     try:
-        user_id = decode_access_token(token, settings.auth_secret.get_secret_value())
+        return decode_access_token(token, settings.auth_secret.get_secret_value())
     except InvalidToken:
         raise _UNAUTHENTICATED from None
+
+
+UserId = Annotated[int, Depends(get_user_id)]
+
+
+def require_user(session: Session, user_id: int) -> None:
+    """401 if the token's user has been deleted since it was issued."""
+    if session.scalar(select(User.id).where(User.id == user_id)) is None:
+        raise _UNAUTHENTICATED
+
+
+def get_current_user(user_id: UserId, session: SessionDep) -> User:
     user = session.get(User, user_id)
     if user is None:  # deleted since the token was issued
         raise _UNAUTHENTICATED

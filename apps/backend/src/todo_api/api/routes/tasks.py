@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from pydantic_core import to_json
+from sqlalchemy.orm import Session
 
 from ... import tasks_service
 from ...models import Task
 from ...schemas import Priority, SortKey, StatusFilter, TaskCreate, TaskPage, TaskPublic, TaskUpdate
-from ..deps import CurrentUser, SessionDep
+from ..deps import SessionDep, UserId, require_user
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -18,8 +20,9 @@ _NOT_FOUND = {404: {"description": "No such task for this user"}}
 TaskId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-def _owned(session: SessionDep, user: CurrentUser, task_id: int) -> Task:
-    task = tasks_service.get_task(session, user.id, task_id)
+def _owned(session: Session, user_id: int, task_id: int) -> Task:
+    require_user(session, user_id)
+    task = tasks_service.get_task(session, user_id, task_id)
     if task is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Task not found")
     return task
@@ -27,7 +30,7 @@ def _owned(session: SessionDep, user: CurrentUser, task_id: int) -> Task:
 
 @router.get("", response_model=TaskPage)
 def list_tasks(
-    user: CurrentUser,
+    user_id: UserId,
     session: SessionDep,
     status_: Annotated[StatusFilter, Query(alias="status")] = "all",
     priority: Priority | None = None,
@@ -35,19 +38,24 @@ def list_tasks(
     sort: SortKey = "-created_at",
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> TaskPage:
+) -> Response:
+    require_user(session, user_id)
     flt = tasks_service.TaskFilter(
         status=status_, priority=priority, q=q, sort=sort, limit=limit, offset=offset
     )
-    items, total = tasks_service.list_tasks(session, user.id, flt)
-    return TaskPage(items=[TaskPublic.model_validate(t) for t in items], total=total)
+    items, total = tasks_service.list_tasks(session, user_id, flt)
+    session.close()  # read-only: end the transaction here, in this worker thread
+    # Rows come straight from our own table (already valid): serialise them in one go
+    # (pydantic-core, same JSON as TaskPublic) instead of validating 100 models per request.
+    return Response(to_json({"items": items, "total": total}), media_type="application/json")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskPublic)
-def create_task(body: TaskCreate, user: CurrentUser, session: SessionDep) -> Task:
+def create_task(body: TaskCreate, user_id: UserId, session: SessionDep) -> Task:
+    require_user(session, user_id)
     task = tasks_service.create_task(
         session,
-        user.id,
+        user_id,
         title=body.title,
         description=body.description,
         priority=body.priority,
@@ -58,21 +66,23 @@ def create_task(body: TaskCreate, user: CurrentUser, session: SessionDep) -> Tas
 
 
 @router.get("/{task_id}", response_model=TaskPublic, responses=_NOT_FOUND)
-def get_task(task_id: TaskId, user: CurrentUser, session: SessionDep) -> Task:
-    return _owned(session, user, task_id)
+def get_task(task_id: TaskId, user_id: UserId, session: SessionDep) -> Task:
+    task = _owned(session, user_id, task_id)
+    session.close()  # read-only; the loaded task stays usable (expire_on_commit=False)
+    return task
 
 
 @router.patch("/{task_id}", response_model=TaskPublic, responses=_NOT_FOUND)
-def update_task(task_id: TaskId, body: TaskUpdate, user: CurrentUser, session: SessionDep) -> Task:
-    task = _owned(session, user, task_id)
+def update_task(task_id: TaskId, body: TaskUpdate, user_id: UserId, session: SessionDep) -> Task:
+    task = _owned(session, user_id, task_id)
     tasks_service.update_task(session, task, body.changes())
     session.commit()
     return task
 
 
 @router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
-def delete_task(task_id: TaskId, user: CurrentUser, session: SessionDep) -> Response:
-    task = _owned(session, user, task_id)
+def delete_task(task_id: TaskId, user_id: UserId, session: SessionDep) -> Response:
+    task = _owned(session, user_id, task_id)
     tasks_service.delete_task(session, task)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

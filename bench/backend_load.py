@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""Load benchmark for the backend: requests/s and p50/p95/p99 latency.
+
+Runs the production command line (`todo-api serve`, WEB_CONCURRENCY workers) against a
+throwaway database on the local PostgreSQL, then drives two endpoints at a fixed concurrency
+for a fixed time from a small keep-alive HTTP/1.1 client (asyncio streams, so the load
+generator costs little CPU next to the server on the same 2 cores):
+
+    GET /api/v1/health                 liveness, no database
+    GET /api/v1/tasks?limit=100        one signed-in user with 100 tasks, all returned
+
+Loopback only, bounded in time and in request count; prints numbers, asserts nothing.
+Usage: python bench/backend_load.py [--concurrency 16] [--seconds 10] [--workers N]
+Needs: PostgreSQL admin access via TODO_TEST_PG_ADMIN_URL (default postgresql:///postgres),
+`todo-api` installed in the venv (make venv).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+import requests
+from psycopg import sql
+
+ADMIN_URL = os.environ.get("TODO_TEST_PG_ADMIN_URL", "postgresql:///postgres")
+HOST = "127.0.0.1"  # loopback only
+MAX_REQUESTS_PER_RUN = 2_000_000
+REQUEST_TIMEOUT = 10.0
+
+
+def todo_api() -> str:
+    local = Path(sys.executable).with_name("todo-api")
+    found = str(local) if local.exists() else shutil.which("todo-api")
+    if not found:
+        raise SystemExit("todo-api not found: install apps/backend into the venv (make venv)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+class ThrowawayDatabase:
+    def __init__(self) -> None:
+        suffix = secrets.token_hex(4)
+        self.name = self.role = f"todo_bench_{suffix}"
+        password = secrets.token_urlsafe(24)
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            port = conn.execute("SHOW port").fetchone()[0]
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(self.role), sql.Literal(password))
+            )
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(self.name), sql.Identifier(self.role))
+            )
+        self.url = f"postgresql://{self.role}:{quote(password, safe='')}@127.0.0.1:{port}/{self.name}"
+
+    def drop(self) -> None:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.name)))
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(self.role)))
+
+
+# ---------------------------------------------------------------- a lean keep-alive client
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    length = 0
+    for line in lines[1:]:
+        if line[:15].lower() == "content-length:":
+            length = int(line[15:].strip())
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def _worker(port: int, request: bytes, deadline: float, latencies: list[float], errors: list[str]) -> None:
+    reader, writer = await asyncio.open_connection(HOST, port)
+    try:
+        while time.perf_counter() < deadline and len(latencies) < MAX_REQUESTS_PER_RUN:
+            start = time.perf_counter()
+            writer.write(request)
+            status = await asyncio.wait_for(_read_response(reader), REQUEST_TIMEOUT)
+            if status != 200:
+                errors.append(str(status))
+                continue
+            latencies.append(time.perf_counter() - start)
+    except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
+        errors.append(type(exc).__name__)
+    finally:
+        writer.close()
+
+
+async def _load(port: int, path: str, token: str | None, concurrency: int, seconds: float) -> dict:
+    headers = [f"GET {path} HTTP/1.1", f"Host: {HOST}:{port}", "Accept: application/json"]
+    if token:
+        headers.append(f"Authorization: Bearer {token}")
+    request = ("\r\n".join(headers) + "\r\n\r\n").encode()
+    # Warm-up: connections, pools, caches.
+    await asyncio.gather(*[_worker(port, request, time.perf_counter() + 1.0, [], []) for _ in range(concurrency)])
+    latencies: list[float] = []
+    errors: list[str] = []
+    started = time.perf_counter()
+    deadline = started + seconds
+    await asyncio.gather(*[_worker(port, request, deadline, latencies, errors) for _ in range(concurrency)])
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000 if latencies else float("nan")
+
+    return {
+        "requests": len(latencies),
+        "errors": len(errors),
+        "rps": len(latencies) / elapsed,
+        "p50_ms": pct(50),
+        "p95_ms": pct(95),
+        "p99_ms": pct(99),
+        "mean_ms": statistics.fmean(latencies) * 1000 if latencies else float("nan"),
+    }
+
+
+# ---------------------------------------------------------------- main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=None, help="WEB_CONCURRENCY (default: its default, 1)")
+    parser.add_argument("--tasks", type=int, default=100)
+    args = parser.parse_args()
+    args.seconds = min(max(args.seconds, 1.0), 120.0)  # bounded
+    args.concurrency = min(max(args.concurrency, 1), 256)
+
+    db = ThrowawayDatabase()
+    server = None
+    try:
+        env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY",)}
+        env.update(DATABASE_URL=db.url, AUTH_SECRET=secrets.token_urlsafe(32))
+        if args.workers:
+            env["WEB_CONCURRENCY"] = str(args.workers)
+        subprocess.run([todo_api(), "migrate"], env=env, check=True, capture_output=True, timeout=120)
+
+        port = free_port()
+        server = subprocess.Popen(
+            [todo_api(), "serve", "--host", HOST, "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        base = f"http://{HOST}:{port}"
+        http = requests.Session()
+        http.trust_env = False
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if http.get(f"{base}/api/v1/health/ready", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the server did not become ready")
+            time.sleep(0.2)
+
+        creds = {"email": "bench@example.com", "password": secrets.token_urlsafe(12)}
+        http.post(f"{base}/api/v1/auth/register", json=creds, timeout=10).raise_for_status()
+        token = http.post(f"{base}/api/v1/auth/login", json=creds, timeout=10).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        for i in range(args.tasks):
+            body = {"title": f"task {i}", "description": "benchmark " * 5, "priority": ["low", "medium", "high"][i % 3]}
+            http.post(f"{base}/api/v1/tasks", json=body, headers=auth, timeout=10).raise_for_status()
+        page = http.get(f"{base}/api/v1/tasks?limit=100", headers=auth, timeout=10).json()
+        assert page["total"] == args.tasks, page["total"]
+
+        workers = env.get("WEB_CONCURRENCY", "1 (default)")
+        print(
+            f"todo-api serve, WEB_CONCURRENCY={workers}, concurrency {args.concurrency}, {args.seconds:.0f} s each, "
+            f"{os.cpu_count()} CPUs (client shares them)"
+        )
+        print(f"{'endpoint':38} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
+        results = {}
+        for label, path, tok in [
+            ("GET /api/v1/health", "/api/v1/health", None),
+            (f"GET /api/v1/tasks ({args.tasks} tasks)", "/api/v1/tasks?limit=100", token),
+        ]:
+            r = asyncio.run(_load(port, path, tok, args.concurrency, args.seconds))
+            results[label] = {k: round(v, 2) for k, v in r.items()}
+            print(
+                f"{label:38} {r['rps']:8.0f} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f} {r['p99_ms']:8.1f} {r['errors']:7d}"
+            )
+        print(json.dumps(results))
+    finally:
+        if server is not None and server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+        db.drop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
