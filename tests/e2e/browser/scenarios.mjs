@@ -94,12 +94,14 @@ const scenarios = {
     const edit = page.getByRole("form", { name: "Edit task Call the plumber" });
     await edit.getByLabel("Title").fill("Call the plumber about the leak");
     await edit.getByLabel("Priority").selectOption("high");
+    await screenshot(page, "task-editing");
     await edit.getByRole("button", { name: "Save" }).click();
     await eventually(() => titles(page), ["Call the plumber about the leak", "File tax return", "Buy oat milk"], "after edit");
 
     step("delete with undo, then delete for good");
     await page.getByRole("button", { name: 'Delete "Buy oat milk"' }).click();
     await eventually(() => titles(page), ["Call the plumber about the leak", "File tax return"], "after delete");
+    await screenshot(page, "task-deleted-undo");
     await page.getByRole("button", { name: "Undo" }).click();
     await eventually(() => titles(page).then((t) => t.includes("Buy oat milk")), true, "undo restores the task");
     const deleted = page.waitForResponse((r) => r.request().method() === "DELETE");
@@ -208,8 +210,9 @@ const scenarios = {
     const panel = page.getByRole("region", { name: "Assistant" });
     await panel.getByLabel("Message to the assistant").fill("add something");
     await panel.getByRole("button", { name: "Send" }).click();
-    await panel.getByRole("status").getByText("The assistant is not configured on this server").waitFor();
-    await panel.getByText(/no OpenAI API key is configured/).waitFor();
+    await panel.getByText("The assistant is not configured on this server (no OpenAI API key is set).", { exact: false }).waitFor();
+    assert.equal(await panel.getByText(/not configured/).count(), 1, "said once, plainly");
+    await screenshot(page, "assistant-not-configured");
     await addTask(page, { title: "Still works without the assistant" });
     assert.deepEqual(await titles(page), ["Still works without the assistant"]);
   },
@@ -274,9 +277,13 @@ const scenarios = {
     // the browser's calls fail like an Ingress with no backend pods.
     const downUrl = process.env.API_DOWN_URL;
     await page.goto(`${downUrl}/`);
-    await page.getByRole("checkbox", { name: 'Mark "Made while the API was up" as done' }).check();
+    // click, not check(): the box is meant to flip back when the request fails.
+    await page.getByRole("checkbox", { name: 'Mark "Made while the API was up" as done' }).click();
     await page.getByRole("alert").getByText("The server isn't responding right now. Try again in a moment.").waitFor();
     await page.getByRole("alert").getByRole("button", { name: "Try again" }).waitFor();
+    // The change did not happen, so the page does not pretend it did.
+    assert.equal(await page.getByRole("checkbox", { name: 'Mark "Made while the API was up" as done' }).isChecked(), false);
+    await screenshot(page, "api-unreachable-banner");
 
     // The frontend's own server cannot reach the backend: an explanation, not a crash.
     const deadUrl = process.env.ALL_DOWN_URL;

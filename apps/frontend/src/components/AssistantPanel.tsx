@@ -79,11 +79,7 @@ export function AssistantPanel({ api, onTasksChanged }: AssistantPanelProps) {
   return (
     <section className="panel assistant" aria-labelledby={`${uid}-heading`}>
       <h2 id={`${uid}-heading`}>Assistant</h2>
-      {notConfigured ? (
-        <p className="notice" role="status">
-          The assistant is not configured on this server. Your tasks work as usual.
-        </p>
-      ) : (
+      {notConfigured ? null : (
         <p className="hint">Ask in plain words, e.g. “add call the dentist on Friday, high priority”.</p>
       )}
       <ol className="chat-log" aria-live="polite" aria-label="Conversation">

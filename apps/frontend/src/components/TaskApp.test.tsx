@@ -135,6 +135,18 @@ describe("TaskApp", () => {
     expect(window.location.search).toBe("");
   });
 
+  it("puts a task back when deleting it fails", async () => {
+    const backend = fakeBackend([{ title: "A" }, { title: "B" }]);
+    await renderApp(backend);
+    backend.failNext("/api/v1/tasks/", { status: 502 });
+    backend.failNext("/api/v1/tasks", { status: 502 });
+    await userEvent.setup().click(screen.getByRole("button", { name: 'Delete "A"' }));
+    expect((await screen.findByRole("alert")).textContent).toMatch(/isn't responding/);
+    expect(titles()).toEqual(["B", "A"]);
+    expect(count("open")).toBe("2");
+    expect(screen.queryByRole("button", { name: "Undo" })).toBeNull();
+  });
+
   it("completing a task in the Open view removes it from the view at once", async () => {
     const backend = fakeBackend([{ title: "A" }, { title: "B" }]);
     await renderApp(backend, { status: "pending", priority: "", q: "" });
@@ -151,6 +163,9 @@ describe("TaskApp", () => {
     await u.click(screen.getByRole("checkbox", { name: 'Mark "A" as done' }));
     const alert = await screen.findByRole("alert");
     expect(alert.textContent).toMatch(/Can't reach the server/);
+    // Nothing changed on the server, so nothing looks changed on the page.
+    expect((screen.getByRole("checkbox", { name: 'Mark "A" as done' }) as HTMLInputElement).checked).toBe(false);
+    expect(count("done")).toBe("0");
     await u.click(within(alert).getByRole("button", { name: "Try again" }));
     await waitFor(() => expect(screen.queryByRole("alert")).toBeNull());
     expect(screen.getByRole("checkbox", { name: 'Mark "A" as done' })).toBeTruthy(); // real state restored

@@ -126,6 +126,18 @@ export function TaskApp({ user, initialFilters, initialData, today: serverToday,
     setCounts((c) => adjustCounts(c, before, after));
   }
 
+  /** Puts a task back into the visible list (newest first, like the backend's default order). */
+  function restoreLocally(task: Task) {
+    const f = filtersRef.current;
+    if (!matchesFilters(task, f)) return;
+    // `total` is left alone: the refresh that follows every failure sets it from the server.
+    setItems((prev) => {
+      const others = prev.filter((t) => t.id !== task.id);
+      const at = others.findIndex((t) => t.created_at < task.created_at);
+      return at < 0 ? [...others, task] : [...others.slice(0, at), task, ...others.slice(at)];
+    });
+  }
+
   async function toggleTask(task: Task) {
     const optimistic = { ...task, completed: !task.completed };
     replaceLocally(task, optimistic);
@@ -134,8 +146,11 @@ export function TaskApp({ user, initialFilters, initialData, today: serverToday,
       await api.updateTask(task.id, { completed: optimistic.completed });
       void refresh();
     } catch (error) {
+      // Put back what the server still has, even if the refresh below cannot reach it.
+      restoreLocally(task);
+      setCounts((c) => adjustCounts(c, optimistic, task));
       showError(error);
-      void refresh(); // puts the real state back
+      void refresh();
     }
   }
 
@@ -166,9 +181,15 @@ export function TaskApp({ user, initialFilters, initialData, today: serverToday,
     try {
       await api.deleteTask(task.id);
       setDeleted(task);
+      setAnnouncement(`Deleted "${task.title}".`);
       void refresh();
     } catch (error) {
-      if (!(error instanceof ApiError && error.kind === "not_found")) showError(error);
+      if (!(error instanceof ApiError && error.kind === "not_found")) {
+        // Not deleted: show it again right away rather than pretend.
+        restoreLocally(task);
+        setCounts((c) => adjustCounts(c, null, task));
+        showError(error);
+      }
       void refresh();
     }
   }

@@ -119,7 +119,7 @@ export function createApi(options: ApiOptions = {}) {
             status === 503 && isNotConfigured(body)
               ? new ApiError(
                   "not_configured",
-                  "The assistant isn't set up on this server (no OpenAI API key is configured). Everything else works without it.",
+                  "The assistant is not configured on this server (no OpenAI API key is set). Your tasks work as usual without it.",
                   503,
                 )
               : null,
