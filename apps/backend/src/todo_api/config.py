@@ -37,7 +37,7 @@ def normalise_database_url(raw: str) -> URL:
         url = make_url(text)
     except (ArgumentError, ValueError):
         raise ValueError(
-            "is not a valid URL (expected postgresql://user:password@host/db)"
+            "is not a valid URL (expected postgresql:// with user, password, host and database)"
         ) from None
     backend = url.drivername.split("+", 1)[0]
     if backend not in _POSTGRES_SCHEMES:
