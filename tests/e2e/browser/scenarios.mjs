@@ -264,6 +264,15 @@ const scenarios = {
     await screenshot(page, "signin-session-expired");
     await signIn(page, account);
     await page.waitForURL(`${BASE_URL}/?status=pending`);
+
+    step("a session cookie the backend no longer accepts: the server render says so too");
+    await page.context().clearCookies();
+    await page.context().addCookies([{ name: "todo_session", value: "expired-or-forged", url: BASE_URL }]);
+    await page.goto(`${BASE_URL}/?priority=high`);
+    assert.equal(new URL(page.url()).pathname, "/signin");
+    assert.equal(new URL(page.url()).searchParams.get("reason"), "expired");
+    assert.equal(new URL(page.url()).searchParams.get("next"), "/?priority=high");
+    await page.getByText("Your session has expired. Please sign in again.").waitFor();
   },
 
   /** The API behind the proxy is down: the page says so and offers a retry. */

@@ -14,16 +14,18 @@ type SearchParams = Promise<Record<string, string | string[] | undefined>>;
 
 export default async function TaskPage({ searchParams }: { searchParams: SearchParams }) {
   const filters = filtersFromParams(await searchParams);
-  const { api, hasCookie } = await serverApi();
-  const signIn = signInUrl(null, "/" + filtersToSearch(filters));
-  if (!hasCookie) redirect(signIn);
+  const { api, hasCookie, hadSession } = await serverApi();
+  const back = "/" + filtersToSearch(filters);
+  if (!hasCookie) redirect(signInUrl(null, back));
 
   let loaded;
   try {
     const [user, data] = await Promise.all([api.me(), loadTaskData(api, filters)]);
     loaded = { user, data };
   } catch (error) {
-    if (error instanceof ApiError && error.kind === "unauthorized") redirect(signIn);
+    if (error instanceof ApiError && error.kind === "unauthorized") {
+      redirect(signInUrl(hadSession ? "expired" : null, back));
+    }
     // A network error here is the server's own link to the backend, not the visitor's.
     const detail = error instanceof ApiError && error.kind !== "network" ? error.message : undefined;
     return <BackendUnavailable detail={detail} />;
