@@ -21,11 +21,16 @@ TaskId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def _owned(session: Session, user_id: int, task_id: int) -> Task:
-    require_user(session, user_id)
     task = tasks_service.get_task(session, user_id, task_id)
     if task is None:
+        require_user(session, user_id)  # a deleted user gets 401, anyone else 404
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Task not found")
-    return task
+    return task  # its user_id proves the user exists (foreign key)
+
+
+def _read_only(session: Session) -> None:
+    """Plain reads need no transaction: autocommit saves the BEGIN and ROLLBACK round trips."""
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 @router.get("", response_model=TaskPage)
@@ -39,12 +44,14 @@ def list_tasks(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
-    require_user(session, user_id)
+    _read_only(session)
     flt = tasks_service.TaskFilter(
         status=status_, priority=priority, q=q, sort=sort, limit=limit, offset=offset
     )
     items, total = tasks_service.list_tasks(session, user_id, flt)
-    session.close()  # read-only: end the transaction here, in this worker thread
+    if not items:
+        require_user(session, user_id)  # rows prove the user exists; no rows prove nothing
+    session.close()  # hand the connection back from this worker thread
     # Rows come straight from our own table (already valid): serialise them in one go
     # (pydantic-core, same JSON as TaskPublic) instead of validating 100 models per request.
     return Response(to_json({"items": items, "total": total}), media_type="application/json")
@@ -67,8 +74,9 @@ def create_task(body: TaskCreate, user_id: UserId, session: SessionDep) -> Task:
 
 @router.get("/{task_id}", response_model=TaskPublic, responses=_NOT_FOUND)
 def get_task(task_id: TaskId, user_id: UserId, session: SessionDep) -> Task:
+    _read_only(session)
     task = _owned(session, user_id, task_id)
-    session.close()  # read-only; the loaded task stays usable (expire_on_commit=False)
+    session.close()  # the loaded task stays usable after close
     return task
 
 
