@@ -95,6 +95,7 @@ describe("TaskApp", () => {
     await u.clear(title);
     await u.type(title, "Oat milk{Enter}");
     await waitFor(() => expect(titles()).toEqual(["Oat milk"]));
+    expect(document.activeElement).toBe(screen.getByRole("button", { name: 'Edit "Oat milk"' }));
     expect(backend.tasks[0]).toMatchObject({ title: "Oat milk", description: "2 litres", completed: true });
 
     await u.click(screen.getByRole("button", { name: 'Delete "Oat milk"' }));

@@ -1,6 +1,6 @@
 "use client";
 
-import { useId } from "react";
+import { useEffect, useId, useRef } from "react";
 import { TaskForm } from "./TaskForm";
 import type { FieldErrors } from "@/lib/errors";
 import { PRIORITY_LABEL, describeDue } from "@/lib/tasks";
@@ -21,6 +21,14 @@ export function TaskItem({ task, today, editing, onToggle, onEdit, onCancelEdit,
   const uid = useId();
   const due = describeDue(task.due_date, task.completed, today);
   const titleId = `${uid}-title`;
+  const editButton = useRef<HTMLButtonElement>(null);
+  const wasEditing = useRef(editing);
+
+  // Leaving the edit form (save, cancel, Escape) puts keyboard focus back on "Edit".
+  useEffect(() => {
+    if (wasEditing.current && !editing) editButton.current?.focus();
+    wasEditing.current = editing;
+  }, [editing]);
 
   if (editing) {
     return (
@@ -68,7 +76,13 @@ export function TaskItem({ task, today, editing, onToggle, onEdit, onCancelEdit,
         </p>
       </div>
       <div className="task__actions">
-        <button type="button" className="button button--small" onClick={() => onEdit(task)} aria-label={`Edit "${task.title}"`}>
+        <button
+          ref={editButton}
+          type="button"
+          className="button button--small"
+          onClick={() => onEdit(task)}
+          aria-label={`Edit "${task.title}"`}
+        >
           Edit
         </button>
         <button
