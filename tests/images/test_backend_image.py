@@ -11,6 +11,7 @@ import os
 import secrets
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -120,9 +121,18 @@ def test_migrate_then_serve_read_only_as_non_root(image: str, database_url: str,
     probe = api.exec("sh", "-c", "touch /opt/venv/x 2>&1; touch /tmp/x && echo tmp-ok", check=False)
     assert "Read-only file system" in probe.stdout and "tmp-ok" in probe.stdout
 
+    # SIGTERM (what Kubernetes sends) stops it cleanly and quickly, without the SIGKILL fallback.
+    started = time.monotonic()
+    docker_env.docker("stop", "--time", "25", api.id, timeout=60)
+    assert time.monotonic() - started < 15
+    state = json.loads(docker_env.docker("inspect", "--format", "{{json .State}}", api.id).stdout)
+    assert state["ExitCode"] == 0, api.logs()
+
     logs = api.logs()
-    assert auth_secret not in logs and database_url.split(":")[2].split("@")[0] not in logs
+    password = database_url.split(":")[2].split("@")[0]
+    assert auth_secret not in logs and password not in logs
     assert any(line.startswith("{") and '"todo-api started"' in line for line in logs.splitlines())
+    assert any('"todo-api stopped"' in line for line in logs.splitlines())
 
 
 def test_config_error_is_one_line_in_the_container(image: str) -> None:
