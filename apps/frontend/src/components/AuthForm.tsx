@@ -91,6 +91,7 @@ export function AuthForm({ mode, next, notice, api: injected, navigate }: AuthFo
               name="email"
               type="email"
               autoComplete="email"
+              maxLength={254}
               required
               autoFocus
               {...errorProps(err("email"), errors.email)}
@@ -104,6 +105,7 @@ export function AuthForm({ mode, next, notice, api: injected, navigate }: AuthFo
               name="password"
               type="password"
               autoComplete={signup ? "new-password" : "current-password"}
+              maxLength={128}
               required
               minLength={signup ? MIN_PASSWORD : undefined}
               {...errorProps(err("password"), errors.password)}
