@@ -30,7 +30,7 @@ class LocalCluster:
     run_dir: Path
     kubeconfig: Path
 
-    def cli(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+    def cli(self, *args: str, check: bool = True, timeout: float = 3600) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, str(CLUSTER_PY), *args],
             env=self.env,

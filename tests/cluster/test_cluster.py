@@ -17,7 +17,9 @@ import pytest
 from conftest import LocalCluster, tool
 from kubernetes import client, config
 
-pytestmark = pytest.mark.slow
+# The module fixture starts a cluster; on a machine without cached binaries that first
+# compiles them (minutes), which pytest-timeout counts against the first test.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 
 def wait_until(description: str, predicate, timeout: float = 90.0):

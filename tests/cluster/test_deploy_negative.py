@@ -18,7 +18,9 @@ from conftest import REPO, LocalCluster, tool
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-pytestmark = pytest.mark.slow
+# The module fixture starts a cluster; on a machine without cached binaries that first
+# compiles them (minutes), which pytest-timeout counts against the first test.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 NAMESPACE = "todo"
 RELEASE = "todo"
