@@ -61,6 +61,14 @@ def seed(backend_port: int) -> str:
     return cookie
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to show the cost of one request
+    independently of how busy the shared machine is."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
 def measure(port: int, path: str, cookie: str, requests: int, concurrency: int, expect: bytes) -> dict:
     """`requests` GETs spread over `concurrency` keep-alive connections; TTFB = request sent to
     status line and headers received."""
@@ -147,15 +155,25 @@ def main() -> int:
         ]
         load_before = os.getloadavg()[0]
         print(f"frontend TTFB, concurrency {args.concurrency}, loopback (node server.js + todo-api, 1 worker each)")
-        print(f"{'path':28} {'ok':>5} {'err':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'req/s':>7}")
+        print(
+            f"{'path':28} {'ok':>5} {'err':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'req/s':>7}"
+            f" {'cpu ms/req node':>16} {'backend':>8}"
+        )
         results = []
+        pids = (frontend.popen.pid, backend.popen.pid)
         for path, cookie_for, expect, n in cases:
             measure(port, path, cookie_for, 40, args.concurrency, expect)  # warm-up
+            before = [cpu_seconds(pid) for pid in pids]
             r = measure(port, path, cookie_for, n, args.concurrency, expect)
+            after = [cpu_seconds(pid) for pid in pids]
+            r["node_cpu_ms_per_req"], r["backend_cpu_ms_per_req"] = (
+                1000 * (a - b) / max(r["ok"], 1) for a, b in zip(after, before, strict=True)
+            )
             results.append(r)
             print(
                 f"{path:28} {r['ok']:>5} {r['errors']:>4} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} "
                 f"{r['p99_ms']:>8.1f} {r['max_ms']:>8.1f} {r['req_per_s']:>7.1f}"
+                f" {r['node_cpu_ms_per_req']:>16.1f} {r['backend_cpu_ms_per_req']:>8.1f}"
             )
         # The machine is shared: the load average says how much the numbers are worth.
         load_after = os.getloadavg()[0]
