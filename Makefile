@@ -18,7 +18,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST := $(VENV_BIN)/pytest -p no:cacheprovider
 TIERS := lint unit backend frontend images chart cluster
 
-.PHONY: help preflight setup venv tools frontend-deps deploy teardown status test test-fast services \
+.PHONY: help preflight setup venv tools frontend-deps checkov cluster-tools deploy teardown status test test-fast services \
         $(addprefix test-,$(TIERS)) test-lint-python test-lint-yaml \
         test-lint-ansible test-lint-helm test-lint-frontend lock bench clean
 
@@ -26,7 +26,7 @@ help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 # ---------------------------------------------------------------- setup
-$(VENV)/.installed: requirements/dev.txt apps/backend/requirements.txt apps/backend/pyproject.toml
+$(VENV)/.installed: requirements/dev.txt apps/backend/pyproject.toml
 	@test -x $(VENV_BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(VENV_BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	$(VENV_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e apps/backend
@@ -43,7 +43,13 @@ $(FRONTEND)/node_modules/.package-lock.json: $(FRONTEND)/package-lock.json
 
 frontend-deps: $(FRONTEND)/node_modules/.package-lock.json
 
-setup: venv tools frontend-deps ## install everything into .venv, node_modules and the tool cache; run nothing
+checkov: ## pinned checkov in its own venv under $(TODO_CACHE) (its deps clash with .venv)
+	@bash scripts/checkov.sh --install-only
+
+cluster-tools: venv ## compile the local test cluster's binaries from pinned Go modules (cached)
+	$(VENV_BIN)/python tests/cluster/cluster.py build
+
+setup: venv tools frontend-deps checkov cluster-tools ## install everything into .venv, node_modules and the tool cache; run nothing
 
 lock: ## regenerate requirements/dev.txt from requirements/dev.in (pins)
 	$(VENV_BIN)/uv pip compile --quiet --python-version 3.11 requirements/dev.in -o requirements/dev.txt
@@ -70,7 +76,7 @@ services: ## system packages, PostgreSQL and dockerd the tests need
 test: setup services ## every tier, each timed; a summary line at the end
 	bash scripts/run-tiers.sh $(TIERS)
 
-test-fast: setup ## inner loop: lint + unit (no Docker, no cluster)
+test-fast: venv tools frontend-deps ## inner loop: lint + unit (no Docker, no cluster)
 	bash scripts/run-tiers.sh lint unit
 
 test-lint: test-lint-python test-lint-yaml test-lint-ansible test-lint-helm test-lint-frontend
@@ -98,7 +104,8 @@ test-backend:
 	$(PYTEST) apps/backend/tests --junitxml=$(ARTIFACTS)/junit/backend.xml
 
 test-frontend: frontend-deps
-	cd $(FRONTEND) && npm test
+	cd $(FRONTEND) && npm test -- --reporter=default --reporter=junit \
+	  --outputFile.junit=$(CURDIR)/$(ARTIFACTS)/junit/frontend-unit.xml
 	$(PYTEST) tests/e2e --junitxml=$(ARTIFACTS)/junit/e2e.xml
 
 test-images:
