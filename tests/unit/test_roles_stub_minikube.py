@@ -220,3 +220,40 @@ def test_missing_minikube_fails_with_a_clear_message_naming_it(tmp_path):
     assert "todo_manage_minikube=false" in run.stdout
     assert "Traceback" not in run.output
     assert run.recap["changed"] == 0
+
+
+def test_teardown_deletes_the_profile_only_when_asked_with_stub_minikube(tmp_path):
+    """playbooks/teardown.yml with a stopped profile: nothing to uninstall, and the profile
+    survives unless todo_teardown_minikube=true (given as a string, as -e gives it)."""
+    state = tmp_path / "stub-state.json"
+    state.write_text(json.dumps({"profiles": {"todo": {"running": False, "addons": {}}}, "calls": []}))
+    env = base_env(STUB_MINIKUBE_STATE=str(state))
+    env["PATH"] = os.pathsep.join([str(STUB_DIR), env["PATH"]])
+    teardown = ROOT / "playbooks" / "teardown.yml"
+
+    kept = run_playbook(teardown, env=env)
+    assert kept.returncode == 0, kept.output[-3000:]
+    assert kept.recap["changed"] == 0
+    assert "Minikube profile todo is not running, so there is no release to remove." in kept.stdout
+    assert "todo" in json.loads(state.read_text())["profiles"]
+
+    deleted = run_playbook(teardown, "-e", "todo_teardown_minikube=true", env=env)
+    assert deleted.returncode == 0, deleted.output[-3000:]
+    assert deleted.recap["changed"] == 1
+    after = json.loads(state.read_text())
+    assert "todo" not in after["profiles"]
+    assert [c for c in after["calls"] if "delete" in c] == [["delete", "--profile", "todo"]]
+
+    again = run_playbook(teardown, "-e", "todo_teardown_minikube=true", env=env)
+    assert again.returncode == 0 and again.recap["changed"] == 0, again.output[-3000:]
+
+
+def test_status_reports_a_stopped_profile_clearly_with_stub_minikube(tmp_path):
+    state = tmp_path / "stub-state.json"
+    state.write_text(json.dumps({"profiles": {}, "calls": []}))
+    env = base_env(STUB_MINIKUBE_STATE=str(state))
+    env["PATH"] = os.pathsep.join([str(STUB_DIR), env["PATH"]])
+    run = run_playbook(ROOT / "playbooks" / "status.yml", env=env)
+    assert run.returncode == 2
+    assert "Minikube profile todo is not running" in run.stdout and "make deploy" in run.stdout
+    assert run.recap["changed"] == 0

@@ -93,8 +93,8 @@ def test_vault_wins_over_environment(world):
     assert resolved["values"] == {"DATABASE_URL": vault_url, "AUTH_SECRET": vault_auth, "OPENAI_API_KEY": env_key}
     assert resolved["origin"] == {
         "DATABASE_URL": "the vault variable vault_database_url",
-        "AUTH_SECRET": "the vault variable vault_auth_secret",
-        "OPENAI_API_KEY": "the environment variable OPENAI_API_KEY",
+        "AUTH_SECRET": "the vault variable vault_auth_secret",  # pragma: allowlist secret
+        "OPENAI_API_KEY": "the environment variable OPENAI_API_KEY",  # pragma: allowlist secret
     }
     assert resolved["in_cluster_postgresql"] is False and resolved["assistant_enabled"] is True
     assert "DATABASE_URL: the vault variable vault_database_url" in run.stdout
