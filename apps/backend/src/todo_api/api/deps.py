@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+import functools
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -14,6 +15,9 @@ from starlette.concurrency import run_in_threadpool
 from ..config import Settings
 from ..models import User
 from ..security import SESSION_COOKIE, InvalidToken, decode_access_token
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # auto_error=False: the cookie is an equally valid way in; we decide about 401 ourselves.
 bearer_scheme = HTTPBearer(auto_error=False, description="JWT from POST /api/v1/auth/login")
@@ -30,8 +34,8 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        # Endpoints end their transaction (commit, or close after reading); then closing
-        # does no I/O and needs no extra trip through the thread pool.
+        # Endpoints close their session in their own thread (releases_session); then this
+        # close does no I/O and needs no extra trip through the thread pool.
         if session.in_transaction():
             await run_in_threadpool(session.close)
         else:
@@ -77,10 +81,34 @@ def require_user(session: Session, user_id: int) -> None:
 
 
 def get_current_user(user_id: UserId, session: SessionDep) -> User:
-    user = session.get(User, user_id)
+    try:
+        user = session.get(User, user_id)
+    finally:
+        session.close()  # see releases_session; the loaded user stays usable
     if user is None:  # deleted since the token was issued
         raise _UNAUTHENTICATED
     return user
+
+
+def releases_session(endpoint: Callable[P, R]) -> Callable[P, R]:
+    """For sync endpoints: close the request's session in the worker thread that ran them.
+
+    No connection may stay checked out while its request waits for another trip through the
+    thread pool: under enough concurrent requests every worker thread would then wait for a
+    pool connection held by a request that waits for a thread (stuck until pool_timeout).
+    Objects the endpoint loaded stay usable after close (expire_on_commit=False).
+    """
+
+    @functools.wraps(endpoint)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return endpoint(*args, **kwargs)
+        finally:
+            for value in kwargs.values():
+                if isinstance(value, Session):
+                    value.close()
+
+    return wrapper
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

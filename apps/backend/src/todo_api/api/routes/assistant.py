@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from ...assistant.openai_client import UpstreamError
 from ...assistant.service import ConversationNotFound, chat
 from ...schemas import ChatRequest, ChatResponse
-from ..deps import CurrentUser, SessionDep
+from ..deps import CurrentUser, SessionDep, releases_session
 
 router = APIRouter(prefix="/assistant", tags=["assistant"])
 
@@ -24,6 +24,7 @@ NOT_CONFIGURED = "The assistant is not configured on this server (no OPENAI_API_
         504: {"description": "The assistant service timed out"},
     },
 )
+@releases_session
 def assistant_chat(
     body: ChatRequest, request: Request, user: CurrentUser, session: SessionDep
 ) -> ChatResponse:

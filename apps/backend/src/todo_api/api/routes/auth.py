@@ -21,7 +21,7 @@ from ...security import (
     needs_rehash,
     verify_password,
 )
-from ..deps import CurrentUser, SessionDep, SettingsDep
+from ..deps import CurrentUser, SessionDep, SettingsDep, releases_session
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 log = logging.getLogger("todo_api.auth")
@@ -39,6 +39,7 @@ _BAD_CREDENTIALS = HTTPException(
     response_model=UserPublic,
     responses={409: {"description": "Email already registered"}},
 )
+@releases_session
 def register(body: RegisterRequest, session: SessionDep) -> User:
     user = User(email=body.email, name=body.name, password_hash=hash_password(body.password))
     session.add(user)
@@ -57,6 +58,7 @@ def register(body: RegisterRequest, session: SessionDep) -> User:
 @router.post(
     "/login", response_model=LoginResponse, responses={401: {"description": "Bad credentials"}}
 )
+@releases_session
 def login(
     body: LoginRequest, response: Response, session: SessionDep, settings: SettingsDep
 ) -> LoginResponse:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ... import tasks_service
 from ...models import Task
 from ...schemas import Priority, SortKey, StatusFilter, TaskCreate, TaskPage, TaskPublic, TaskUpdate
-from ..deps import SessionDep, UserId, require_user
+from ..deps import SessionDep, UserId, releases_session, require_user
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -34,6 +34,7 @@ def _read_only(session: Session) -> None:
 
 
 @router.get("", response_model=TaskPage)
+@releases_session
 def list_tasks(
     user_id: UserId,
     session: SessionDep,
@@ -51,13 +52,13 @@ def list_tasks(
     items, total = tasks_service.list_tasks(session, user_id, flt)
     if not items:
         require_user(session, user_id)  # rows prove the user exists; no rows prove nothing
-    session.close()  # hand the connection back from this worker thread
     # Rows come straight from our own table (already valid): serialise them in one go
     # (pydantic-core, same JSON as TaskPublic) instead of validating 100 models per request.
     return Response(to_json({"items": items, "total": total}), media_type="application/json")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskPublic)
+@releases_session
 def create_task(body: TaskCreate, user_id: UserId, session: SessionDep) -> Task:
     require_user(session, user_id)
     task = tasks_service.create_task(
@@ -73,14 +74,14 @@ def create_task(body: TaskCreate, user_id: UserId, session: SessionDep) -> Task:
 
 
 @router.get("/{task_id}", response_model=TaskPublic, responses=_NOT_FOUND)
+@releases_session
 def get_task(task_id: TaskId, user_id: UserId, session: SessionDep) -> Task:
     _read_only(session)
-    task = _owned(session, user_id, task_id)
-    session.close()  # the loaded task stays usable after close
-    return task
+    return _owned(session, user_id, task_id)
 
 
 @router.patch("/{task_id}", response_model=TaskPublic, responses=_NOT_FOUND)
+@releases_session
 def update_task(task_id: TaskId, body: TaskUpdate, user_id: UserId, session: SessionDep) -> Task:
     task = _owned(session, user_id, task_id)
     tasks_service.update_task(session, task, body.changes())
@@ -89,6 +90,7 @@ def update_task(task_id: TaskId, body: TaskUpdate, user_id: UserId, session: Ses
 
 
 @router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
+@releases_session
 def delete_task(task_id: TaskId, user_id: UserId, session: SessionDep) -> Response:
     task = _owned(session, user_id, task_id)
     tasks_service.delete_task(session, task)
