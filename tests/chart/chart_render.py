@@ -7,6 +7,7 @@ helm comes from $HELM, else ${TODO_CACHE:-~/.cache/todo}/tools/bin/helm (install
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -22,6 +23,21 @@ TAG = "0.0.0-test"
 KUBE_VERSION = "1.32.0"
 EXISTING_SECRET = "todo-secrets"  # pragma: allowlist secret (a Secret name, the Ansible contract)
 CACHE = Path(os.environ.get("TODO_CACHE", Path.home() / ".cache" / "todo"))
+
+
+# The secret modes every rendering check runs in (schema validation, policy scan).
+RENDER_MODES = {
+    "dev-existing-secret": {},
+    "dev-postgresql": {"sets": {"postgresql.enabled": "true"}},
+    "defaults-chart-created-secret": {
+        "values_files": (),
+        "existing_secret": None,
+        "set_strings": {
+            "secrets.authSecret": secrets.token_urlsafe(32),
+            "secrets.databaseUrl": "postgresql://db.example.invalid/app",
+        },
+    },
+}
 
 
 def helm_path() -> str:

@@ -6,28 +6,15 @@ with its reason in the template, or a commented entry in chart/todo/ci/checkov.y
 
 import json
 import re
-import secrets
 import subprocess
 
 import pytest
 import yaml
-from chart_render import CHART, REPO, render
+from chart_render import CHART, RENDER_MODES, REPO, render
 
 CHECKOV = REPO / "scripts" / "checkov.sh"
 CONFIG = CHART / "ci" / "checkov.yaml"
 
-MODES = {
-    "dev-existing-secret": {},
-    "dev-postgresql": {"sets": {"postgresql.enabled": "true"}},
-    "defaults-chart-created-secret": {
-        "values_files": (),
-        "existing_secret": None,
-        "set_strings": {
-            "secrets.authSecret": secrets.token_urlsafe(32),
-            "secrets.databaseUrl": "postgresql://db.example.invalid/app",
-        },
-    },
-}
 
 
 def run_checkov(directory) -> dict:
@@ -47,7 +34,7 @@ def run_checkov(directory) -> dict:
 
 @pytest.mark.timeout(900)
 def test_rendered_chart_passes_checkov(tmp_path):
-    for mode, kwargs in MODES.items():
+    for mode, kwargs in RENDER_MODES.items():
         (tmp_path / f"{mode}.yaml").write_text(render(**kwargs).text)
     report = run_checkov(tmp_path)
     failed = [(c["check_id"], c["resource"], c["file_path"]) for c in report["results"]["failed_checks"]]

@@ -4,19 +4,10 @@ import secrets
 
 import kubernetes_validate
 import pytest
-from chart_render import KUBE_VERSION, render
+from chart_render import KUBE_VERSION, RENDER_MODES, render
 
 MODES = {
-    "dev-existing-secret": {},
-    "dev-postgresql": {"sets": {"postgresql.enabled": "true"}},
-    "defaults-chart-created-secret": {
-        "values_files": (),
-        "existing_secret": None,
-        "set_strings": {
-            "secrets.authSecret": secrets.token_urlsafe(32),
-            "secrets.databaseUrl": "postgresql://db.example.invalid/app",
-        },
-    },
+    **RENDER_MODES,
     "ingress-host-tls-no-netpol": {
         "sets": {
             "ingress.host": "todo.local",
