@@ -42,6 +42,9 @@ NODE_NAMES = ("kwok-node-0", "kwok-node-1")
 KWOK_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 CONTEXT = "todo-local"
 STATE_FILE = "state.json"
+# Written into every run dir we create: `down` deletes only directories that carry it, so a
+# mistyped TODO_CLUSTER_DIR can never make it delete somebody else's files.
+MARKER_FILE = ".todo-local-cluster"
 
 
 class ClusterError(RuntimeError):
@@ -70,6 +73,18 @@ def check_port_free(port: int, owner: str) -> None:
                 f"port {port} (for {owner}) is already in use ({error.strerror}); "
                 f"see `ss -ltnp 'sport = :{port}'`, stop that process or set TODO_CLUSTER_PORT_BASE"
             ) from None
+
+
+def remove_run_dir(run_dir: Path) -> None:
+    if not run_dir.exists():
+        return
+    if not any(run_dir.iterdir()):
+        run_dir.rmdir()
+        return
+    if not ((run_dir / MARKER_FILE).exists() or (run_dir / STATE_FILE).exists()):
+        raise ClusterError(f"{run_dir} exists but was not made by cluster.py (no {MARKER_FILE}); not touching it")
+    shutil.rmtree(run_dir)
+    log(f"removed {run_dir}")
 
 
 def read_state(run_dir: Path) -> dict | None:
@@ -398,7 +413,7 @@ def cmd_up(args: argparse.Namespace) -> None:
             return
         log("found a stale or half-started cluster; cleaning it up first")
         stop_processes(existing)
-        shutil.rmtree(run_dir, ignore_errors=True)
+    remove_run_dir(run_dir)
 
     bin_dir = build.build()
     for name, port in ports().items():
@@ -406,8 +421,9 @@ def cmd_up(args: argparse.Namespace) -> None:
 
     import pki  # needs `cryptography`; imported late so `build`/`down` work without it
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "logs").mkdir(exist_ok=True)
+    run_dir.mkdir(parents=True)
+    (run_dir / MARKER_FILE).write_text("state of tests/cluster/cluster.py; deleted by `cluster.py down`\n")
+    (run_dir / "logs").mkdir()
     certs = {k: str(v) for k, v in pki.generate(run_dir / "pki", KUBERNETES_SERVICE_IP).items()}
     state = {
         "ports": ports(),
@@ -451,9 +467,7 @@ def cmd_down(args: argparse.Namespace) -> None:
         log(f"no cluster state in {run_dir}; nothing to stop")
     else:
         stop_processes(state)
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-        log(f"removed {run_dir}")
+    remove_run_dir(run_dir)
 
 
 def env_line(state: dict) -> str:
