@@ -7,14 +7,16 @@ Run on its own: `pytest tests/cluster/test_cluster.py` (first run compiles the b
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pins
 import pytest
-from conftest import LocalCluster, tool
+from conftest import CLUSTER_PY, LocalCluster, tool
 from kubernetes import client, config
 
 # The module fixture starts a cluster; on a machine without cached binaries that first
@@ -162,3 +164,27 @@ def _is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_up_names_a_port_in_use_and_starts_nothing(local_cluster: LocalCluster, tmp_path: Path) -> None:
+    """The module cluster holds its API port: a second cluster on the same ports must refuse."""
+    from conftest import cluster_env
+
+    env = cluster_env(tmp_path / "run", port_base=int(local_cluster.env["TODO_CLUSTER_PORT_BASE"]))
+    result = subprocess.run(
+        [sys.executable, str(CLUSTER_PY), "up"], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode != 0
+    assert f"port {local_cluster.env['TODO_CLUSTER_PORT_BASE']} (for apiserver) is already in use" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_down_refuses_to_delete_a_directory_it_did_not_make(tmp_path: Path) -> None:
+    foreign = tmp_path / "not-a-cluster"
+    foreign.mkdir()
+    (foreign / "keep-me").write_text("precious")
+    env = dict(os.environ, TODO_CLUSTER_DIR=str(foreign))
+    result = subprocess.run([sys.executable, str(CLUSTER_PY), "down"], env=env, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "not touching it" in result.stderr
+    assert (foreign / "keep-me").read_text() == "precious"
