@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
+import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -14,7 +16,7 @@ from pgtools import create_database, drop_database, free_port
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.pool import NullPool
 from todo_api.config import DatabaseSettings, normalise_database_url
-from todo_api.migrate import alembic_config, current_revision, run
+from todo_api.migrate import ADVISORY_LOCK_KEY, alembic_config, current_revision, run
 from todo_api.models import Base
 
 APP_TABLES = {"users", "tasks", "conversations", "conversation_messages"}
@@ -93,3 +95,39 @@ def test_cli_migrate_gives_up_cleanly_when_database_unreachable(empty_db):
     ]
     assert "Traceback" not in result.stdout + result.stderr
     assert empty_db.password not in result.stdout + result.stderr
+
+
+def test_concurrent_migrators_take_turns(empty_db):
+    """Hook Jobs racing: each migrator queues on the advisory lock, one does the work, the
+    others then find nothing to do. The test holds the lock first so all of them really race."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "AUTH_SECRET")}
+    env = {**clean, "DATABASE_URL": empty_db.url}
+    holder = psycopg.connect(empty_db.url)  # a transaction holding the migrators' lock
+    holder.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "todo_api.cli", "migrate"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    try:
+        waiting = 0
+        deadline = time.monotonic() + 60
+        while waiting < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            waiting = holder.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            ).fetchone()[0]
+        assert waiting == 3, "the migrators did not queue on the advisory lock"
+        assert _tables(empty_db.url) == set()
+    finally:
+        holder.rollback()  # releases the lock: now they race
+        holder.close()
+    outputs = [proc.communicate(timeout=120)[0] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0], outputs
+    assert sum("Running upgrade  -> 0001" in out for out in outputs) == 1, outputs
+    assert _tables(empty_db.url) >= APP_TABLES

@@ -1,8 +1,9 @@
 """Alembic, driven from code (no alembic.ini needed in the image): `todo-api migrate`.
 
-Runs under a PostgreSQL advisory lock so two migrators (say, two hook Jobs racing) apply
-each revision once. Waits a while for the database to answer first, for a Neon compute that
-is still waking up. Only this command runs DDL; the API processes never do.
+Runs under a transaction-scoped PostgreSQL advisory lock (migrations/env.py) so two
+migrators (say, two hook Jobs racing) apply each revision once. Waits a while for the
+database to answer first, for a Neon compute that is still waking up. Only this command
+runs DDL; the API processes never do.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from importlib.resources import files
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import text
 from sqlalchemy.pool import NullPool
 
 from .config import DatabaseSettings
@@ -20,7 +20,7 @@ from .db import build_engine, describe_db_error, wait_for_database
 
 log = logging.getLogger("todo_api.migrate")
 
-# Any constant bigint; "todo" in ASCII.
+# Any constant bigint ("todo" in ASCII): concurrent migrators queue on it (migrations/env.py).
 ADVISORY_LOCK_KEY = 0x746F646F
 
 
@@ -48,23 +48,12 @@ def run(
         config = alembic_config()
         try:
             with engine.connect() as connection:
-                connection.execute(
-                    text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
-                )
-                connection.commit()
-                try:
-                    config.attributes["connection"] = connection
-                    log.info("migrating", extra={"action": action, "revision": revision})
-                    if action == "upgrade":
-                        command.upgrade(config, revision)
-                    else:
-                        command.downgrade(config, revision)
-                finally:
-                    connection.rollback()
-                    connection.execute(
-                        text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY}
-                    )
-                    connection.commit()
+                config.attributes["connection"] = connection
+                log.info("migrating", extra={"action": action, "revision": revision})
+                if action == "upgrade":
+                    command.upgrade(config, revision)
+                else:
+                    command.downgrade(config, revision)
         except MigrationError:
             raise
         except Exception as exc:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import text
 
+from todo_api.migrate import ADVISORY_LOCK_KEY
 from todo_api.models import Base
 
 config = context.config
@@ -30,6 +32,9 @@ def run_migrations_online() -> None:
 def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
     with context.begin_transaction():
+        # Transaction-scoped, so it also holds through a transaction-mode pooler (Neon's
+        # -pooler endpoint, PgBouncer) and can never outlive the migration.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
         context.run_migrations()
 
 
