@@ -209,3 +209,20 @@ def test_register_validation_names_the_field(client):
         assert field in [item["loc"][-1] for item in response.json()["detail"]], response.json()
         # The submitted value is not echoed back (it may be a password).
         assert all("input" not in item for item in response.json()["detail"])
+
+
+def test_login_upgrades_a_hash_made_with_other_parameters(client, db):
+    from argon2 import PasswordHasher
+
+    creds = new_credentials()
+    client.post("/api/v1/auth/register", json=creds)
+    old = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(creds["password"])
+    engine = create_engine(normalise_database_url(db.url), poolclass=NullPool)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE users SET password_hash = :h"), {"h": old})
+    assert client.post("/api/v1/auth/login", json=creds).status_code == 200
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT password_hash FROM users")).scalar_one()
+    engine.dispose()
+    assert stored != old and stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert client.post("/api/v1/auth/login", json=creds).status_code == 200

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, HTTPException, Response, status
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from ...models import User
@@ -64,11 +64,16 @@ def login(
 ) -> LoginResponse:
     email = body.email.strip().lower()
     user = session.scalars(select(User).where(User.email == email)).one_or_none()
+    session.close()  # no pooled connection held through the (deliberately slow) hash check
     if not verify_password(user.password_hash if user else None, body.password) or user is None:
         log.info("login failed")
         raise _BAD_CREDENTIALS
     if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(body.password)
+        session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(password_hash=hash_password(body.password))
+        )
         session.commit()
     token, expires = create_access_token(
         user.id, settings.auth_secret.get_secret_value(), settings.access_token_expire_minutes
