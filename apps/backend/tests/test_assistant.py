@@ -338,3 +338,16 @@ def test_default_script_used_by_browser_tests_fake_openai(ai, fake):
         headers=user,
     ).json()
     assert body["reply"] == "Your tasks: water the plants"
+
+
+def test_whole_turn_is_bounded_fake_openai(ai, fake):
+    """Each call answers within OPENAI_TIMEOUT_SECONDS (2 s here), but a turn of many slow
+    rounds is cut at twice that, so the client never waits unboundedly."""
+    _, user = sign_up(ai)
+    slow_round = {"delay": 1.5, "tool_calls": [{"name": "list_tasks", "arguments": {}}]}
+    fake.script(*[slow_round] * 4, {"content": "finally"})
+    start = time.monotonic()
+    response = ai.post(CHAT, json={"message": "slow"}, headers=user)
+    elapsed = time.monotonic() - start
+    assert response.status_code == 504
+    assert elapsed < 5.5, elapsed

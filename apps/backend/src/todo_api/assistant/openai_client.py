@@ -39,6 +39,7 @@ class ChatCompletionsClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.model = model
+        self.timeout_seconds = timeout_seconds
         self._http = httpx.Client(
             base_url=base_url.rstrip("/") + "/",
             headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
@@ -51,12 +52,18 @@ class ChatCompletionsClient:
         self._http.close()
 
     def complete(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        timeout_seconds: float | None = None,
     ) -> dict[str, Any]:
         """The assistant message of the first choice: {role, content, tool_calls?}."""
         body = {"model": self.model, "messages": messages, "tools": tools, "tool_choice": "auto"}
         try:
-            response = self._http.post("chat/completions", json=body)
+            timeout = (
+                httpx.Timeout(timeout_seconds) if timeout_seconds else httpx.USE_CLIENT_DEFAULT
+            )
+            response = self._http.post("chat/completions", json=body, timeout=timeout)
         except httpx.TimeoutException:
             log.warning("assistant upstream timed out")
             raise UpstreamTimeout("The assistant service did not answer in time.") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Conversation, ConversationMessage
 from ..schemas import AssistantAction
-from .openai_client import ChatCompletionsClient, UpstreamError
+from .openai_client import ChatCompletionsClient, UpstreamError, UpstreamTimeout
 from .tools import TOOLS, execute
 
 log = logging.getLogger("todo_api.assistant")
@@ -135,8 +136,14 @@ def chat(
     pending: list[dict[str, Any]] = [{"role": "user", "content": message}]
     actions: list[AssistantAction] = []
 
+    # One chat turn may take several model calls; the whole turn gets twice the per-call
+    # timeout (30 s -> 60 s, the Ingress' default read timeout), so it never runs on unseen.
+    deadline = time.monotonic() + 2 * client.timeout_seconds
     for round_number in range(1, MAX_TOOL_ROUNDS + 1):
-        answer = client.complete([_system_message(), *_trim(history + pending)], TOOLS)
+        remaining = min(client.timeout_seconds, deadline - time.monotonic())
+        if remaining <= 0:
+            raise UpstreamTimeout("The assistant service did not answer in time.")
+        answer = client.complete([_system_message(), *_trim(history + pending)], TOOLS, remaining)
         assistant = _clean_assistant_message(answer)
         pending.append(assistant)
 
