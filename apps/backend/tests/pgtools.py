@@ -181,8 +181,9 @@ class PrivateServer:
 
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to a target. cut() drops every open connection and then
-    accepts new ones without ever answering (like a host that went silent); restore()
-    forwards again."""
+    accepts new ones without ever answering (like a host that went silent); freeze() keeps
+    every connection open but stops moving bytes (a hung server or pooler); restore() and
+    thaw() undo them."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
@@ -192,6 +193,7 @@ class TcpProxy:
         self.listener.listen(64)
         self.port = self.listener.getsockname()[1]
         self._cut = threading.Event()
+        self._frozen = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
@@ -212,7 +214,7 @@ class TcpProxy:
             except OSError:
                 return
             self._track(client)
-            if self._cut.is_set():
+            if self._cut.is_set() or self._frozen.is_set():
                 continue  # hold it open, say nothing: the client must time out
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
@@ -226,6 +228,9 @@ class TcpProxy:
         pair = {a: b, b: a}
         try:
             while not self._stop.is_set() and not self._cut.is_set():
+                if self._frozen.is_set():
+                    time.sleep(0.05)
+                    continue
                 ready, _, _ = select.select(list(pair), [], [], 0.1)
                 for sock in ready:
                     data = sock.recv(65536)
@@ -242,6 +247,12 @@ class TcpProxy:
     def cut(self) -> None:
         self._cut.set()
         time.sleep(0.3)  # let the pipes notice and close their sockets
+
+    def freeze(self) -> None:
+        self._frozen.set()
+
+    def thaw(self) -> None:
+        self._frozen.clear()
 
     def restore(self) -> None:
         with self._lock:

@@ -129,3 +129,30 @@ def test_starts_while_database_is_down_and_recovers(running, database, make_clie
     assert _wait_ready(client)
     _, headers = sign_up(client)
     assert client.get("/api/v1/tasks", headers=headers).status_code == 200
+
+
+def test_hung_database_connection_still_gives_a_readiness_answer(running, database, make_client):
+    """A pooled connection whose peer stops answering (but keeps the TCP connection open)
+    must not hang the readiness probe: it answers 503 at its deadline, liveness stays 200."""
+    proxy = TcpProxy(database.host, database.port)
+    try:
+        url = database.url.replace(f":{database.port}/", f":{proxy.port}/")
+        client = make_client(url, db_connect_timeout_seconds=CONNECT_TIMEOUT)
+        assert client.get("/api/v1/health/ready").status_code == 200  # a pooled connection
+
+        proxy.freeze()
+        reasons = []
+        for _ in range(3):  # more probes than the probe limiter has threads
+            ready, took = _timed(client, "GET", "/api/v1/health/ready")
+            assert ready.status_code == 503, ready.text
+            assert took < CONNECT_TIMEOUT + 3, took
+            reasons.append(ready.json()["reason"])
+        # At least one probe got the hung pooled connection and was answered at the deadline.
+        assert any("did not answer" in reason for reason in reasons), reasons
+        live, took = _timed(client, "GET", "/api/v1/health")
+        assert live.status_code == 200 and took < 2
+
+        proxy.thaw()
+        assert _wait_ready(client), "readiness did not recover"
+    finally:
+        proxy.close()

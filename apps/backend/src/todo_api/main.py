@@ -14,6 +14,8 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.orm import sessionmaker
 
@@ -43,6 +45,13 @@ def _openai_client(settings: Settings) -> ChatCompletionsClient | None:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    # Sync endpoints run in anyio's thread pool and each uses one pooled connection at a
+    # time, in its thread. Matching the threads to DB_POOL_SIZE makes excess requests queue
+    # cheaply on the event loop instead of waiting on (or churning) database connections;
+    # DB_MAX_OVERFLOW stays headroom for readiness probes and the start-up check.
+    anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
+    app.state.probe_limiter = anyio.CapacityLimiter(2)
     stop = threading.Event()
     warmup = threading.Thread(
         target=wait_for_database,
@@ -64,7 +73,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         stop.set()
         if app.state.openai_client is not None:
-            app.state.openai_client.close()
+            await app.state.openai_client.aclose()
         app.state.engine.dispose()
         log.info("todo-api stopped")
 

@@ -1,4 +1,5 @@
-"""A minimal Chat Completions client over httpx (no SDK): one POST, errors mapped to 502/504.
+"""A minimal async Chat Completions client over httpx (no SDK): one POST, errors mapped to
+502/504.
 
 Neither the API key nor the conversation is logged; failures log the upstream status and
 OpenAI's error type only.
@@ -36,11 +37,11 @@ class ChatCompletionsClient:
         api_key: str,
         model: str,
         timeout_seconds: float,
-        transport: httpx.BaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.model = model
         self.timeout_seconds = timeout_seconds
-        self._http = httpx.Client(
+        self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",
             headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
             timeout=httpx.Timeout(timeout_seconds),
@@ -48,10 +49,10 @@ class ChatCompletionsClient:
             follow_redirects=False,
         )
 
-    def close(self) -> None:
-        self._http.close()
+    async def aclose(self) -> None:
+        await self._http.aclose()
 
-    def complete(
+    async def complete(
         self,
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]],
@@ -63,7 +64,7 @@ class ChatCompletionsClient:
             timeout = (
                 httpx.Timeout(timeout_seconds) if timeout_seconds else httpx.USE_CLIENT_DEFAULT
             )
-            response = self._http.post("chat/completions", json=body, timeout=timeout)
+            response = await self._http.post("chat/completions", json=body, timeout=timeout)
         except httpx.TimeoutException:
             log.warning("assistant upstream timed out")
             raise UpstreamTimeout("The assistant service did not answer in time.") from None

@@ -1,7 +1,8 @@
 """One chat turn: call the model, run the tool calls it asks for, repeat, persist everything.
 
-No database transaction is open while the model is being called: each round that the model
-answered is written (messages + the task changes its tool calls made) in one short
+Neither a database connection nor a worker thread is held while the model is being called
+(the HTTP call is async; database steps run briefly in the thread pool): each round that the
+model answered is written (messages + the task changes its tool calls made) in one short
 transaction. If the model fails in round one, nothing is stored and the client gets 502/504;
 if it fails later, the rounds that already happened stay, consistent with their effects.
 """
@@ -18,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from ..models import Conversation, ConversationMessage
 from ..schemas import AssistantAction
@@ -123,30 +125,27 @@ def _store(
     return position
 
 
-def chat(
+def _load_and_release(
+    session: Session, user_id: int, conversation_id: uuid.UUID | None
+) -> tuple[list[dict[str, Any]], int]:
+    try:
+        return _load(session, user_id, conversation_id)
+    finally:
+        session.close()  # no connection (and no transaction) held while the model thinks
+
+
+def _apply_round(
     session: Session,
-    client: ChatCompletionsClient,
     user_id: int,
-    message: str,
     conversation_id: uuid.UUID | None,
-) -> ChatResult:
-    history, position = _load(session, user_id, conversation_id)
-    session.rollback()  # release the connection: no transaction stays open while the model thinks
-
-    pending: list[dict[str, Any]] = [{"role": "user", "content": message}]
+    position: int,
+    pending: list[dict[str, Any]],
+    assistant: dict[str, Any],
+) -> tuple[uuid.UUID, int, list[AssistantAction]]:
+    """One answered round in one transaction: the messages, and the task changes its tool
+    calls make (each call's result is appended to `pending` for the model to read)."""
     actions: list[AssistantAction] = []
-
-    # One chat turn may take several model calls; the whole turn gets twice the per-call
-    # timeout (30 s -> 60 s, the Ingress' default read timeout), so it never runs on unseen.
-    deadline = time.monotonic() + 2 * client.timeout_seconds
-    for round_number in range(1, MAX_TOOL_ROUNDS + 1):
-        remaining = min(client.timeout_seconds, deadline - time.monotonic())
-        if remaining <= 0:
-            raise UpstreamTimeout("The assistant service did not answer in time.")
-        answer = client.complete([_system_message(), *_trim(history + pending)], TOOLS, remaining)
-        assistant = _clean_assistant_message(answer)
-        pending.append(assistant)
-
+    try:
         if conversation_id is None:
             conversation = Conversation(user_id=user_id)
             session.add(conversation)
@@ -158,7 +157,6 @@ def chat(
                 .where(Conversation.id == conversation_id)
                 .values(updated_at=func.now())
             )
-
         for call in assistant.get("tool_calls", []):
             outcome = execute(
                 session, user_id, call["function"]["name"], call["function"]["arguments"]
@@ -178,6 +176,43 @@ def chat(
             )
         position = _store(session, conversation_id, position, pending)
         session.commit()
+        return conversation_id, position, actions
+    finally:
+        session.close()
+
+
+async def chat(
+    session: Session,
+    client: ChatCompletionsClient,
+    user_id: int,
+    message: str,
+    conversation_id: uuid.UUID | None,
+) -> ChatResult:
+    """Database steps run in the thread pool, briefly; waiting for the model holds neither a
+    thread nor a connection (the HTTP call is async)."""
+    history, position = await run_in_threadpool(
+        _load_and_release, session, user_id, conversation_id
+    )
+
+    pending: list[dict[str, Any]] = [{"role": "user", "content": message}]
+    actions: list[AssistantAction] = []
+
+    # One chat turn may take several model calls; the whole turn gets twice the per-call
+    # timeout (30 s -> 60 s, the Ingress' default read timeout), so it never runs on unseen.
+    deadline = time.monotonic() + 2 * client.timeout_seconds
+    for round_number in range(1, MAX_TOOL_ROUNDS + 1):
+        remaining = min(client.timeout_seconds, deadline - time.monotonic())
+        if remaining <= 0:
+            raise UpstreamTimeout("The assistant service did not answer in time.")
+        answer = await client.complete(
+            [_system_message(), *_trim(history + pending)], TOOLS, remaining
+        )
+        assistant = _clean_assistant_message(answer)
+        pending.append(assistant)
+        conversation_id, position, done = await run_in_threadpool(
+            _apply_round, session, user_id, conversation_id, position, pending, assistant
+        )
+        actions.extend(done)
         history.extend(pending)
         pending = []
 
@@ -186,9 +221,18 @@ def chat(
         log.debug("assistant round done", extra={"round": round_number})
 
     final = {"role": "assistant", "content": GAVE_UP_REPLY}
-    _store(session, conversation_id, position, [final])
-    session.commit()
+    await run_in_threadpool(_store_and_commit, session, conversation_id, position, [final])
     return ChatResult(conversation_id, GAVE_UP_REPLY, actions)
+
+
+def _store_and_commit(
+    session: Session, conversation_id: uuid.UUID, position: int, messages: list[dict[str, Any]]
+) -> None:
+    try:
+        _store(session, conversation_id, position, messages)
+        session.commit()
+    finally:
+        session.close()
 
 
 __all__ = ["ChatResult", "ConversationNotFound", "UpstreamError", "chat"]

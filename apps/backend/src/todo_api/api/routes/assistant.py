@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from ...assistant.openai_client import UpstreamError
 from ...assistant.service import ConversationNotFound, chat
 from ...schemas import ChatRequest, ChatResponse
-from ..deps import CurrentUser, SessionDep, releases_session
+from ..deps import CurrentUser, SessionDep
 
 router = APIRouter(prefix="/assistant", tags=["assistant"])
 
@@ -24,15 +24,14 @@ NOT_CONFIGURED = "The assistant is not configured on this server (no OPENAI_API_
         504: {"description": "The assistant service timed out"},
     },
 )
-@releases_session
-def assistant_chat(
+async def assistant_chat(
     body: ChatRequest, request: Request, user: CurrentUser, session: SessionDep
 ) -> ChatResponse:
     client = request.app.state.openai_client
     if client is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, NOT_CONFIGURED)
     try:
-        result = chat(session, client, user.id, body.message, body.conversation_id)
+        result = await chat(session, client, user.id, body.message, body.conversation_id)
     except ConversationNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Conversation not found") from None
     except UpstreamError as exc:

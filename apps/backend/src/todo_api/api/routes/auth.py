@@ -93,7 +93,7 @@ def login(
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-def logout(settings: SettingsDep) -> Response:
+async def logout(settings: SettingsDep) -> Response:
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(
         SESSION_COOKIE, path="/", httponly=True, secure=settings.cookie_secure, samesite="lax"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from ... import __version__
 from ...db import describe_db_error, ping
@@ -29,7 +29,15 @@ async def readiness(request: Request) -> JSONResponse:
     # pooled connection whose peer went silent.
     deadline = settings.db_connect_timeout_seconds + 1
     try:
-        await asyncio.wait_for(run_in_threadpool(ping, request.app.state.engine), timeout=deadline)
+        # Its own small thread limiter: a server busy with requests must still answer probes.
+        # abandon_on_cancel: at the deadline we answer, even if the thread is still stuck.
+        probe = anyio.to_thread.run_sync(
+            ping,
+            request.app.state.engine,
+            limiter=request.app.state.probe_limiter,
+            abandon_on_cancel=True,
+        )
+        await asyncio.wait_for(probe, timeout=deadline)
     except TimeoutError:
         reason = f"database did not answer within {deadline} s"
     except Exception as exc:
