@@ -226,3 +226,15 @@ def test_login_upgrades_a_hash_made_with_other_parameters(client, db):
     engine.dispose()
     assert stored != old and stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     assert client.post("/api/v1/auth/login", json=creds).status_code == 200
+
+
+def test_token_stops_working_when_it_expires_even_after_use(client):
+    _, headers = sign_up(client)
+    user_id = client.get("/api/v1/auth/me", headers=headers).json()["id"]
+    secret = client.app.state.settings.auth_secret.get_secret_value()
+    now = dt.datetime.now(dt.UTC)
+    short = _token(secret, sub=str(user_id), iat=now, exp=now + dt.timedelta(seconds=2))
+    bearer = {"Authorization": f"Bearer {short}"}
+    assert client.get("/api/v1/auth/me", headers=bearer).status_code == 200
+    time.sleep(2.5)
+    assert client.get("/api/v1/auth/me", headers=bearer).status_code == 401

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
+import time
 
 import jwt
 from argon2 import PasswordHasher
@@ -49,6 +51,16 @@ class InvalidToken(Exception):
 
 def decode_access_token(token: str, secret: str) -> int:
     """The user id in a valid, unexpired token signed with our secret; InvalidToken otherwise."""
+    user_id, expires_at = _verify(token, secret)
+    if expires_at <= time.time():  # the cached verification may be older than the expiry
+        raise InvalidToken("ExpiredSignatureError")
+    return user_id
+
+
+@functools.lru_cache(maxsize=4096)
+def _verify(token: str, secret: str) -> tuple[int, float]:
+    """Signature and claims check, remembered per token (a session sends the same token with
+    every request; only successes are cached, and expiry is re-checked on every use)."""
     try:
         claims = jwt.decode(
             token,
@@ -61,6 +73,6 @@ def decode_access_token(token: str, secret: str) -> int:
     if claims.get("typ") != "access":
         raise InvalidToken("wrong token type")
     try:
-        return int(claims["sub"])
+        return int(claims["sub"]), float(claims["exp"])
     except (TypeError, ValueError):
         raise InvalidToken("bad subject") from None
