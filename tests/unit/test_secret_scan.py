@@ -21,7 +21,10 @@ SCANNER = ROOT / "scripts" / "secret_scan.py"
 def run_scan(repo: Path, *flags: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(SCANNER), "--repo", str(repo), "--baseline", str(ROOT / ".secrets.baseline"), *flags],
-        capture_output=True, text=True, timeout=600, check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 
@@ -79,10 +82,13 @@ def test_planted_secret_deleted_from_tree_is_still_found_in_history(scratch_repo
     assert "AWS Access Key" in history.stderr
 
 
-@pytest.mark.parametrize("make_value, kind", [
-    (fake_openai_key, "OpenAI API Key"),
-    (fake_neon_url, "Basic Auth Credentials"),
-])
+@pytest.mark.parametrize(
+    "make_value, kind",
+    [
+        (fake_openai_key, "OpenAI API Key"),
+        (fake_neon_url, "Basic Auth Credentials"),
+    ],
+)
 def test_planted_secret_in_working_tree_is_found(scratch_repo: Path, make_value, kind):
     (scratch_repo / "settings.py").write_text(f'VALUE = "{make_value()}"\n')
     result = run_scan(scratch_repo, "--worktree-only")
