@@ -30,13 +30,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
-import psycopg
 import requests
-from psycopg import sql
 
-ADMIN_URL = os.environ.get("TODO_TEST_PG_ADMIN_URL", "postgresql:///postgres")
+# Throwaway databases come from the backend tests' helpers (one implementation for all).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "apps" / "backend" / "tests"))
+import pgtools
+
 HOST = "127.0.0.1"  # loopback only
 MAX_REQUESTS_PER_RUN = 2_000_000
 REQUEST_TIMEOUT = 10.0
@@ -54,27 +54,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
         return s.getsockname()[1]
-
-
-class ThrowawayDatabase:
-    def __init__(self) -> None:
-        suffix = secrets.token_hex(4)
-        self.name = self.role = f"todo_bench_{suffix}"
-        password = secrets.token_urlsafe(24)
-        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-            port = conn.execute("SHOW port").fetchone()[0]
-            conn.execute(
-                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(self.role), sql.Literal(password))
-            )
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(self.name), sql.Identifier(self.role))
-            )
-        self.url = f"postgresql://{self.role}:{quote(password, safe='')}@127.0.0.1:{port}/{self.name}"
-
-    def drop(self) -> None:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.name)))
-            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(self.role)))
 
 
 # ---------------------------------------------------------------- a lean keep-alive client
@@ -152,7 +131,7 @@ def main() -> int:
     args.seconds = min(max(args.seconds, 1.0), 120.0)  # bounded
     args.concurrency = min(max(args.concurrency, 1), 256)
 
-    db = ThrowawayDatabase()
+    db = pgtools.create_database(prefix="todo_bench")
     server = None
     try:
         env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY",)}
@@ -217,7 +196,7 @@ def main() -> int:
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
-        db.drop()
+        pgtools.drop_database(db)
     return 0
 
 

@@ -20,7 +20,6 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
 
 REPO = Path(__file__).resolve().parents[2]
 FRONTEND_DIR = REPO / "apps" / "frontend"
@@ -31,7 +30,6 @@ if not ARTIFACTS.is_absolute():
     ARTIFACTS = REPO / ARTIFACTS
 E2E_ARTIFACTS = ARTIFACTS / "e2e"
 LOGS = E2E_ARTIFACTS / "logs"
-ADMIN_URL = os.environ.get("TODO_TEST_PG_ADMIN_URL", "postgresql:///postgres")
 VENV_BIN = Path(sys.executable).parent
 FAKE_OPENAI = REPO / "apps" / "backend" / "tests" / "fake_openai.py"
 
@@ -103,41 +101,9 @@ def base_env(**extra: str) -> dict[str, str]:
 # ---------------------------------------------------------------- PostgreSQL
 
 
-@dataclass
-class Database:
-    name: str
-    role: str
-    password: str
-    host: str
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://{self.role}:{quote(self.password, safe='')}@{self.host}:{self.port}/{self.name}"
-
-
-def create_database(prefix: str = "todo_e2e") -> Database:
-    import psycopg
-    from psycopg import sql
-
-    suffix = secrets.token_hex(4)
-    name = role = f"{prefix}_{suffix}"
-    password = secrets.token_urlsafe(24)
-    with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-        port = int(conn.execute("SHOW port").fetchone()[0])
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
-        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(role)))
-    return Database(name, role, password, "127.0.0.1", port)
-
-
-def drop_database(db: Database) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db.name)))
-        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(db.role)))
-
+# Throwaway databases: the backend tests' helpers (Database, create_database, drop_database).
+sys.path.insert(0, str(REPO / "apps" / "backend" / "tests"))
+from pgtools import Database, create_database, drop_database  # noqa: E402, F401
 
 # ---------------------------------------------------------------- backend
 
