@@ -36,6 +36,7 @@ import requests
 # Throwaway databases come from the backend tests' helpers (one implementation for all).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "apps" / "backend" / "tests"))
 import pgtools
+import servertools
 
 HOST = "127.0.0.1"  # loopback only
 MAX_REQUESTS_PER_RUN = 2_000_000
@@ -149,18 +150,12 @@ def main() -> int:
             start_new_session=True,
         )
         base = f"http://{HOST}:{port}"
+        try:
+            servertools.wait_until_serving(server, base, "/api/v1/health/ready", timeout=60)
+        except (RuntimeError, TimeoutError) as error:
+            raise SystemExit(f"the server did not become ready: {error}") from None
         http = requests.Session()
         http.trust_env = False
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if http.get(f"{base}/api/v1/health/ready", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the server did not become ready")
-            time.sleep(0.2)
 
         creds = {"email": "bench@example.com", "password": secrets.token_urlsafe(12)}
         http.post(f"{base}/api/v1/auth/register", json=creds, timeout=10).raise_for_status()

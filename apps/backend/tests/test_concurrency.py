@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from pgtools import free_port
+from servertools import wait_until_serving
 from todo_api.config import Settings
 
 
@@ -39,15 +40,7 @@ def tiny_pool_server(db):
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/api/v1/health/ready", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.2)
+    wait_until_serving(proc, base, "/api/v1/health/ready")
     yield base
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)

@@ -8,12 +8,12 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 
 import httpx
 import psycopg
 import pytest
 from pgtools import admin_connect, free_port
+from servertools import wait_until_serving
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 from todo_api.config import DRIVER, DatabaseSettings, Settings
@@ -144,19 +144,7 @@ def test_production_command_serves_with_workers(migrated_db):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if (
-                    httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code
-                    == 200
-                ):
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stdout.read()
-            assert time.monotonic() < deadline, "server did not come up"
-            time.sleep(0.2)
+        wait_until_serving(proc, f"http://127.0.0.1:{port}")
         assert (
             httpx.get(f"http://127.0.0.1:{port}/api/v1/health/ready", timeout=5).status_code == 200
         )
