@@ -17,12 +17,15 @@ installed_version() {
   "$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("checkov"))' 2>/dev/null || true
 }
 
-if [[ "$(installed_version)" != "$CHECKOV_VERSION" ]]; then
-  echo "checkov.sh: installing checkov==$CHECKOV_VERSION into $VENV" >&2
+LOCK="$(dirname "${BASH_SOURCE[0]}")/checkov-requirements.txt"
+LOCK_SUM="$(sha256sum "$LOCK" | cut -d' ' -f1)"
+if [[ "$(installed_version)" != "$CHECKOV_VERSION" || "$(cat "$VENV/.lock-sha256" 2>/dev/null)" != "$LOCK_SUM" ]]; then
+  echo "checkov.sh: installing checkov==$CHECKOV_VERSION and its pinned deps into $VENV" >&2
   rm -rf "$VENV"
   mkdir -p "$(dirname "$VENV")"
   "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION" >&2
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$LOCK" >&2
+  echo "$LOCK_SUM" > "$VENV/.lock-sha256"
 fi
 
 if [[ "${1:-}" == "--install-only" ]]; then
