@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from .. import tasks_service
-from ..schemas import AssistantAction, Description, Priority, StatusFilter, TaskPublic, Title
+from ..schemas import AssistantAction, Description, Priority, StatusFilter, TaskCreate, TaskPublic, Title
 
 MAX_LISTED = 50
 
@@ -27,11 +27,10 @@ class _Args(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class AddTaskArgs(_Args):
-    title: Title
-    description: Description | None = None
-    priority: Priority = "medium"
-    due_date: dt.date | None = None
+class AddTaskArgs(TaskCreate):
+    """The API's create body (same fields and limits), tolerant of extra keys like _Args."""
+
+    model_config = ConfigDict(extra="ignore")
 
 
 class ListTasksArgs(_Args):
@@ -183,7 +182,7 @@ def _delete(session: Session, user_id: int, args: TaskIdArgs) -> ToolOutcome:
     )
 
 
-_HANDLERS: dict[str, tuple[type[_Args], Callable[..., ToolOutcome]]] = {
+_HANDLERS: dict[str, tuple[type[BaseModel], Callable[..., ToolOutcome]]] = {
     "add_task": (AddTaskArgs, _add),
     "list_tasks": (ListTasksArgs, _list),
     "update_task": (UpdateTaskArgs, _update),
