@@ -6,11 +6,17 @@ Shared by the tests that need the real production server and by bench/backend_lo
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 
 import httpx
 
 HOST = "127.0.0.1"
+
+
+def serve_argv(port: int) -> list[str]:
+    """`todo-api serve` from this interpreter's environment, on a loopback port."""
+    return [sys.executable, "-m", "todo_api.cli", "serve", "--host", HOST, "--port", str(port)]
 
 
 def wait_until_serving(

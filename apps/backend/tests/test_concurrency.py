@@ -7,14 +7,13 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from pgtools import free_port
-from servertools import wait_until_serving
+from servertools import serve_argv, wait_until_serving
 from todo_api.config import Settings
 
 
@@ -34,7 +33,7 @@ def tiny_pool_server(db):
         LOG_LEVEL="warning",
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "todo_api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        serve_argv(port),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -13,7 +13,7 @@ import httpx
 import psycopg
 import pytest
 from pgtools import admin_connect, free_port
-from servertools import wait_until_serving
+from servertools import serve_argv, wait_until_serving
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 from todo_api.config import DRIVER, DatabaseSettings, Settings
@@ -137,7 +137,7 @@ def test_production_command_serves_with_workers(migrated_db):
         DB_CONNECT_TIMEOUT_SECONDS="2",
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "todo_api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        serve_argv(port),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
