@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pins
 
-KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy")
 
 
 class BuildError(RuntimeError):

@@ -47,4 +47,4 @@ def default_run_dir() -> Path:
     return Path(override) if override else cache_root() / "cluster" / "run"
 
 
-BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kwok")
