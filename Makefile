@@ -47,7 +47,7 @@ checkov: ## pinned checkov in its own venv under $(TODO_CACHE) (its deps clash w
 	@bash scripts/checkov.sh --install-only
 
 cluster-tools: venv ## compile the local test cluster's binaries from pinned Go modules (cached)
-	$(VENV_BIN)/python tests/cluster/cluster.py build
+	$(VENV_BIN)/python -m tools.cluster build
 
 setup: venv tools frontend-deps checkov cluster-tools ## install everything into .venv, node_modules and the tool cache; run nothing
 
@@ -71,7 +71,7 @@ status: venv tools ## release, pods, URL and health
 services: ## system packages, PostgreSQL and dockerd the tests need
 	bash scripts/system-deps.sh
 	bash scripts/pg-up.sh
-	$(VENV_BIN)/python -m tests.support.docker_env ensure-daemon
+	$(VENV_BIN)/python -m tools.docker ensure-daemon
 
 test: setup services ## every tier, each timed; a summary line at the end
 	bash scripts/run-tiers.sh $(TIERS)

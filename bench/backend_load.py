@@ -33,10 +33,10 @@ from pathlib import Path
 
 import requests
 
-# Throwaway databases come from the backend tests' helpers (one implementation for all).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "apps" / "backend" / "tests"))
-import pgtools
-import servertools
+# Throwaway databases and the server launcher: the same tools the backend tests use.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: tools.*
+from tools import backend_server as servertools
+from tools import postgres as pgtools
 
 HOST = "127.0.0.1"  # loopback only
 MAX_REQUESTS_PER_RUN = 2_000_000

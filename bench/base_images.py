@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support import docker_env
+from tools.docker import base_images, engine
 
 
 def main() -> int:
@@ -26,13 +26,13 @@ def main() -> int:
     args = parser.parse_args()
 
     start = time.monotonic()
-    started = docker_env.ensure_daemon()
+    started = engine.ensure_daemon()
     print(f"dockerd: {'started in' if started else 'already running, checked in'} {time.monotonic() - start:.1f}s")
-    cli, builder = docker_env.build_cli()
+    cli, builder = engine.build_cli()
     print(f"docker build: {builder} via {cli}")
 
     print("cold build (per image):")
-    for result in docker_env.ensure_base_images(force=args.cold):
+    for result in base_images.ensure_base_images(force=args.cold):
         if result.built:
             phases = ", ".join(f"{name} {secs:.1f}s" for name, secs in result.phases.items())
             print(f"  {result.tag:32} {result.seconds:6.1f}s  ({phases})")
@@ -42,13 +42,13 @@ def main() -> int:
     warm = []
     for _ in range(args.warm_runs):
         start = time.monotonic()
-        docker_env.build_base_images()
+        base_images.build_base_images()
         warm.append(time.monotonic() - start)
     print(f"warm build_base_images(): median {statistics.median(warm):.2f}s over {len(warm)} runs")
 
     print("image sizes (uncompressed, with parent layers):")
-    for tag in docker_env.BASE_TAGS.values():
-        print(f"  {tag:32} {docker_env.image_size(tag) / 1e6:6.0f} MB")
+    for tag in base_images.BASE_TAGS.values():
+        print(f"  {tag:32} {engine.image_size(tag) / 1e6:6.0f} MB")
     return 0
 
 

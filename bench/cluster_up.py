@@ -14,16 +14,17 @@ import tempfile
 import time
 from pathlib import Path
 
-CLUSTER_PY = Path(__file__).resolve().parents[1] / "tests" / "cluster" / "cluster.py"
-sys.path.insert(0, str(CLUSTER_PY.parent))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as `python bench/cluster_up.py`: tools.* from the repo root
 
-import build  # noqa: E402
-import pins  # noqa: E402
+from tools.cluster import build, pins  # noqa: E402
 
 
 def timed(label: str, args: list[str], env: dict[str, str]) -> float:
     started = time.monotonic()
-    result = subprocess.run([sys.executable, str(CLUSTER_PY), *args], env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.cluster", *args], cwd=REPO, env=env, capture_output=True, text=True
+    )
     elapsed = time.monotonic() - started
     if result.returncode != 0:
         sys.exit(f"{label} failed:\n{result.stdout}\n{result.stderr}")

@@ -16,7 +16,6 @@ CHECKOV = REPO / "scripts" / "checkov.sh"
 CONFIG = CHART / "ci" / "checkov.yaml"
 
 
-
 def run_checkov(directory) -> dict:
     result = subprocess.run(
         [str(CHECKOV), "--config-file", str(CONFIG), "-d", str(directory), "-o", "json"],

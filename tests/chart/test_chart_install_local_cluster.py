@@ -6,7 +6,7 @@ right order in both secret modes (the ServiceAccount admission rejects a pod who
 missing), the embedded PostgreSQL's hook phase and password follow `lookup` across upgrade,
 uninstall and reinstall, and an existingSecret change rolls the backend via checksum/secret.
 
-Uses the cluster binaries the cluster tier builds (tests/cluster/cluster.py build); when they
+Uses the cluster binaries the cluster tier builds (`python -m tools.cluster build`); when they
 are not built yet this module is skipped with that reason.
 """
 
@@ -23,11 +23,8 @@ from pathlib import Path
 import pytest
 from chart_render import CACHE, CHART, EXISTING_SECRET, REPO, TAG, helm_path
 
-CLUSTER_DIR = REPO / "tests" / "cluster"
-sys.path.insert(0, str(CLUSTER_DIR))
-
-import build as cluster_build  # noqa: E402
-import pins as cluster_pins  # noqa: E402
+from tools.cluster import build as cluster_build
+from tools.cluster import pins as cluster_pins
 
 PORT_BASE = int(os.environ.get("TODO_CHART_CLUSTER_PORT_BASE", "16743"))
 BASE_ARGS = [
@@ -51,7 +48,8 @@ class Cluster:
 
     def cluster_py(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, str(CLUSTER_DIR / "cluster.py"), *args],
+            [sys.executable, "-m", "tools.cluster", *args],
+            cwd=REPO,
             env=self.env,
             capture_output=True,
             text=True,
@@ -108,7 +106,7 @@ def kubectl_path() -> str:
 def cluster(tmp_path_factory):
     missing = [b for b in cluster_pins.BINARIES if not cluster_build.is_built(b)]
     if missing:
-        reason = f"local cluster binaries not built yet ({', '.join(missing)}): `tests/cluster/cluster.py build`"
+        reason = f"local cluster binaries not built yet ({', '.join(missing)}): `python -m tools.cluster build`"
         # `make test` builds them first (make setup), so in CI a missing binary is a broken run, not a skip.
         if os.environ.get("CI"):
             pytest.fail(reason)
@@ -116,7 +114,7 @@ def cluster(tmp_path_factory):
     c = Cluster(tmp_path_factory.mktemp("chart-cluster") / "run")
     up = c.cluster_py("up")
     try:
-        assert up.returncode == 0, f"cluster.py up failed:\n{up.stdout}\n{up.stderr}"
+        assert up.returncode == 0, f"python -m tools.cluster up failed:\n{up.stdout}\n{up.stderr}"
         # kwok has no storage: a PersistentVolume without class stands in for Minikube's provisioner.
         c.apply(
             {

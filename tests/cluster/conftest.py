@@ -16,12 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from tools.cluster import pins
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-CLUSTER_PY = HERE / "cluster.py"
-sys.path.insert(0, str(HERE))
-
-import pins  # noqa: E402
 
 
 @dataclass
@@ -32,7 +30,8 @@ class LocalCluster:
 
     def cli(self, *args: str, check: bool = True, timeout: float = 3600) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, str(CLUSTER_PY), *args],
+            [sys.executable, "-m", "tools.cluster", *args],
+            cwd=REPO,
             env=self.env,
             capture_output=True,
             text=True,
@@ -66,7 +65,7 @@ def start_cluster(run_dir: Path, port_base: int) -> LocalCluster:
     result = cluster.cli("up", check=False)
     if result.returncode != 0:
         cluster.cli("down", check=False)
-        pytest.fail(f"cluster.py up failed:\n{result.stdout}\n{result.stderr}")
+        pytest.fail(f"`python -m tools.cluster up` failed:\n{result.stdout}\n{result.stderr}")
     cluster.env["KUBECONFIG"] = str(cluster.kubeconfig)
     return cluster
 

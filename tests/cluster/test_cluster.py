@@ -14,10 +14,11 @@ import sys
 import time
 from pathlib import Path
 
-import pins
 import pytest
-from conftest import CLUSTER_PY, LocalCluster, tool
+from conftest import REPO, LocalCluster, tool
 from kubernetes import client, config
+
+from tools.cluster import pins
 
 # The module fixture starts a cluster; on a machine without cached binaries that first
 # compiles them (minutes), which pytest-timeout counts against the first test.
@@ -172,7 +173,7 @@ def test_up_names_a_port_in_use_and_starts_nothing(local_cluster: LocalCluster, 
 
     env = cluster_env(tmp_path / "run", port_base=int(local_cluster.env["TODO_CLUSTER_PORT_BASE"]))
     result = subprocess.run(
-        [sys.executable, str(CLUSTER_PY), "up"], env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "tools.cluster", "up"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
     )
     assert result.returncode != 0
     assert f"port {local_cluster.env['TODO_CLUSTER_PORT_BASE']} (for apiserver) is already in use" in result.stderr
@@ -184,7 +185,9 @@ def test_down_refuses_to_delete_a_directory_it_did_not_make(tmp_path: Path) -> N
     foreign.mkdir()
     (foreign / "keep-me").write_text("precious")
     env = dict(os.environ, TODO_CLUSTER_DIR=str(foreign))
-    result = subprocess.run([sys.executable, str(CLUSTER_PY), "down"], env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.cluster", "down"], cwd=REPO, env=env, capture_output=True, text=True
+    )
     assert result.returncode != 0
     assert "not touching it" in result.stderr
     assert (foreign / "keep-me").read_text() == "precious"

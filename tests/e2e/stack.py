@@ -101,9 +101,8 @@ def base_env(**extra: str) -> dict[str, str]:
 # ---------------------------------------------------------------- PostgreSQL
 
 
-# Throwaway databases: the backend tests' helpers (Database, create_database, drop_database).
-sys.path.insert(0, str(REPO / "apps" / "backend" / "tests"))
-from pgtools import Database, create_database, drop_database  # noqa: E402, F401
+# Throwaway databases, shared with the backend tests.
+from tools.postgres import Database, create_database, drop_database  # noqa: E402, F401
 
 # ---------------------------------------------------------------- backend
 

@@ -21,7 +21,7 @@ import pytest
 import requests
 from psycopg import sql
 
-from tests.support import docker_env
+from tools.docker import containers, engine
 
 REPO = Path(__file__).resolve().parents[2]
 CONTEXT = REPO / "apps" / "backend"
@@ -32,11 +32,11 @@ READ_ONLY = {"read_only": True, "tmpfs": ["/tmp"]}
 
 @pytest.fixture(scope="module")
 def image(base_images: dict[str, str]) -> Iterator[str]:
-    docker_env.docker_build(CONTEXT, None, TAG, {"PYTHON_IMAGE": base_images["python"]})
-    size = docker_env.image_size(TAG)
-    print(f"\n{TAG}: {size / 1e6:.1f} MB (base {docker_env.image_size(base_images['python']) / 1e6:.1f} MB)")
+    engine.docker_build(CONTEXT, None, TAG, {"PYTHON_IMAGE": base_images["python"]})
+    size = engine.image_size(TAG)
+    print(f"\n{TAG}: {size / 1e6:.1f} MB (base {engine.image_size(base_images['python']) / 1e6:.1f} MB)")
     yield TAG
-    docker_env.docker("image", "rm", TAG, check=False)
+    engine.docker("image", "rm", TAG, check=False)
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def _run_once(image: str, command: list[str], env: dict[str, str]) -> subprocess
     args = ["run", "--rm", "--network", "host", "--read-only", "--tmpfs", "/tmp"]
     for key in env:
         args += ["--env", key]
-    return docker_env.docker(*args, image, *command, env={**os.environ, **env}, check=False, timeout=180)
+    return engine.docker(*args, image, *command, env={**os.environ, **env}, check=False, timeout=180)
 
 
 def _request(method: str, url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
@@ -74,14 +74,14 @@ def _request(method: str, url: str, body: dict | None = None, token: str | None 
 
 
 def test_image_metadata(image: str) -> None:
-    config = json.loads(docker_env.docker("image", "inspect", "--format", "{{json .Config}}", image).stdout)
+    config = json.loads(engine.docker("image", "inspect", "--format", "{{json .Config}}", image).stdout)
     assert config["User"] == "10001:10001"
     assert "8000/tcp" in config["ExposedPorts"]
     assert config["Cmd"] == ["todo-api", "serve"]
     # Only the runtime venv was copied: no pip or build backend inside it.
-    listing = docker_env.docker("run", "--rm", image, "ls", "/opt/venv/bin").stdout.split()
+    listing = engine.docker("run", "--rm", image, "ls", "/opt/venv/bin").stdout.split()
     assert "todo-api" in listing and "pip" not in listing
-    assert docker_env.image_size(image) < 450e6
+    assert engine.image_size(image) < 450e6
 
 
 def test_migrate_then_serve_read_only_as_non_root(image: str, database_url: str, run_container) -> None:
@@ -98,8 +98,8 @@ def test_migrate_then_serve_read_only_as_non_root(image: str, database_url: str,
         **READ_ONLY,
     )
     base = f"http://127.0.0.1:{port}"
-    docker_env.wait_http(f"{base}/api/v1/health", timeout=90, container=api)
-    assert json.loads(docker_env.wait_http(f"{base}/api/v1/health/ready", timeout=30, container=api)) == {
+    containers.wait_http(f"{base}/api/v1/health", timeout=90, container=api)
+    assert json.loads(containers.wait_http(f"{base}/api/v1/health/ready", timeout=30, container=api)) == {
         "status": "ok",
         "database": "ok",
     }
@@ -113,7 +113,7 @@ def test_migrate_then_serve_read_only_as_non_root(image: str, database_url: str,
     assert status == 201 and task["title"] == "from the image"
 
     # Every process of the server runs as 10001, none as root.
-    top = docker_env.docker("top", api.id, "-eo", "pid,uid,gid,args").stdout.splitlines()[1:]
+    top = engine.docker("top", api.id, "-eo", "pid,uid,gid,args").stdout.splitlines()[1:]
     assert top and all(line.split()[1:3] == ["10001", "10001"] for line in top), top
     assert len([line for line in top if "todo-api" in line or "multiprocessing" in line]) >= 3
 
@@ -123,9 +123,9 @@ def test_migrate_then_serve_read_only_as_non_root(image: str, database_url: str,
 
     # SIGTERM (what Kubernetes sends) stops it cleanly and quickly, without the SIGKILL fallback.
     started = time.monotonic()
-    docker_env.docker("stop", "--time", "25", api.id, timeout=60)
+    engine.docker("stop", "--time", "25", api.id, timeout=60)
     assert time.monotonic() - started < 15
-    state = json.loads(docker_env.docker("inspect", "--format", "{{json .State}}", api.id).stdout)
+    state = json.loads(engine.docker("inspect", "--format", "{{json .State}}", api.id).stdout)
     assert state["ExitCode"] == 0, api.logs()
 
     logs = api.logs()

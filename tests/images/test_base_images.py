@@ -1,4 +1,4 @@
-"""The local stand-ins for the public base images, and the docker_env helpers the image tests use.
+"""The local stand-ins for the public base images, and the tools/docker helpers the image tests use.
 
 Real Docker throughout; the network calls go to the real PyPI, npm registry and Debian mirror
 (through this host's TLS proxy, which is why the images must carry the host's CA bundle).
@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.support import docker_env
+from tools.docker import apt_sources, base_images, containers, engine
 
 PYTHON_CHECK_DOCKERFILE = """\
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -36,7 +36,7 @@ CMD ["node", "-e", "console.log(process.getuid(), require('is-number')(5))"]
 def run(image: str, *command: str, user: str | None = None) -> str:
     """docker run --rm; stdout, or DockerError with the output."""
     user_args = ["--user", user] if user else []
-    return docker_env.docker("run", "--rm", *user_args, image, *command, timeout=300).stdout
+    return engine.docker("run", "--rm", *user_args, image, *command, timeout=300).stdout
 
 
 # ---------------------------------------------------------------- recipes (no Docker needed)
@@ -66,65 +66,65 @@ Components: main
 deb [arch=amd64 signed-by=/k.gpg] http://one.example/debian bookworm-security main
 deb-src http://one.example/debian bookworm main
 """
-    assert docker_env.parse_apt_sources(deb822, deb822=True) == [
-        docker_env.AptSource("http://mirror.example/debian", ("bookworm", "bookworm-updates"), ("main", "contrib"))
+    assert apt_sources.parse_apt_sources(deb822, deb822=True) == [
+        apt_sources.AptSource("http://mirror.example/debian", ("bookworm", "bookworm-updates"), ("main", "contrib"))
     ]
-    assert docker_env.parse_apt_sources(one_line, deb822=False) == [
-        docker_env.AptSource("http://one.example/debian", ("bookworm-security",), ("main",))
+    assert apt_sources.parse_apt_sources(one_line, deb822=False) == [
+        apt_sources.AptSource("http://one.example/debian", ("bookworm-security",), ("main",))
     ]
 
 
 def test_image_apt_sources_keep_host_bookworm_mirrors_or_fall_back() -> None:
     host = [
-        docker_env.AptSource("http://mirror.example/debian", ("bookworm", "bookworm-updates"), ("main",)),
-        docker_env.AptSource("https://packages.example/apt", ("cloud-sdk",), ("main",)),
-        docker_env.AptSource("http://mirror.example/security", ("bookworm-security",), ("main",)),
+        apt_sources.AptSource("http://mirror.example/debian", ("bookworm", "bookworm-updates"), ("main",)),
+        apt_sources.AptSource("https://packages.example/apt", ("cloud-sdk",), ("main",)),
+        apt_sources.AptSource("http://mirror.example/security", ("bookworm-security",), ("main",)),
     ]
-    kept = docker_env.image_apt_sources(host)
+    kept = apt_sources.image_apt_sources(host)
     assert [s.uri for s in kept] == ["http://mirror.example/debian", "http://mirror.example/security"]
-    assert docker_env.debian_mirror(kept) == "http://mirror.example/debian"
+    assert apt_sources.debian_mirror(kept) == "http://mirror.example/debian"
 
-    ubuntu_host = [docker_env.AptSource("http://archive.ubuntu.com/ubuntu", ("noble",), ("main",))]
-    assert docker_env.debian_mirror(docker_env.image_apt_sources(ubuntu_host)) == "http://deb.debian.org/debian"
+    ubuntu_host = [apt_sources.AptSource("http://archive.ubuntu.com/ubuntu", ("noble",), ("main",))]
+    assert apt_sources.debian_mirror(apt_sources.image_apt_sources(ubuntu_host)) == "http://deb.debian.org/debian"
 
 
 def test_recipe_hash_follows_ca_bundle_mirror_and_parent() -> None:
-    sources = [docker_env.AptSource("http://a.example/debian", ("bookworm",), ("main",))]
-    other_mirror = [docker_env.AptSource("http://b.example/debian", ("bookworm",), ("main",))]
+    sources = [apt_sources.AptSource("http://a.example/debian", ("bookworm",), ("main",))]
+    other_mirror = [apt_sources.AptSource("http://b.example/debian", ("bookworm",), ("main",))]
 
-    def debian_hash(srcs: list[docker_env.AptSource], ca: bytes) -> str:
-        return docker_env.recipe_hash(docker_env.debian_recipe(srcs, ca))
+    def debian_hash(srcs: list[apt_sources.AptSource], ca: bytes) -> str:
+        return base_images.recipe_hash(base_images.debian_recipe(srcs, ca))
 
     base = debian_hash(sources, b"ca-1")
     assert base == debian_hash(sources, b"ca-1")
     assert base != debian_hash(sources, b"ca-2")
     assert base != debian_hash(other_mirror, b"ca-1")
-    for derived in (docker_env.python_recipe, docker_env.node_recipe):
-        assert docker_env.recipe_hash(derived(base)) != docker_env.recipe_hash(derived(debian_hash(sources, b"ca-2")))
+    for derived in (base_images.python_recipe, base_images.node_recipe):
+        assert base_images.recipe_hash(derived(base)) != base_images.recipe_hash(derived(debian_hash(sources, b"ca-2")))
 
 
 # ---------------------------------------------------------------- the images
 
 
 def test_ensure_daemon_leaves_a_running_daemon_alone(docker_daemon: None) -> None:
-    assert docker_env.ensure_daemon() is False
+    assert engine.ensure_daemon() is False
 
 
 def test_warm_build_reuses_images_by_recipe_label(base_images: dict[str, str]) -> None:
-    before = {tag: docker_env.image_id(tag) for tag in base_images.values()}
+    before = {tag: engine.image_id(tag) for tag in base_images.values()}
     start = time.monotonic()
-    results = docker_env.ensure_base_images()
+    results = base_images.ensure_base_images()
     elapsed = time.monotonic() - start
 
     assert [r.built for r in results] == [False, False, False]
-    assert {tag: docker_env.image_id(tag) for tag in base_images.values()} == before
+    assert {tag: engine.image_id(tag) for tag in base_images.values()} == before
     assert elapsed < 30, f"a cached run took {elapsed:.1f}s"
     for tag in base_images.values():
-        assert re.fullmatch(r"[0-9a-f]{64}", docker_env.image_labels(tag)[docker_env.RECIPE_LABEL])
+        assert re.fullmatch(r"[0-9a-f]{64}", engine.image_labels(tag)[base_images.RECIPE_LABEL])
 
 
 def test_debian_image_uses_host_mirror_and_has_user_tools(base_images: dict[str, str]) -> None:
-    mirror = docker_env.debian_mirror(docker_env.image_apt_sources(docker_env.host_apt_sources()))
+    mirror = apt_sources.debian_mirror(apt_sources.image_apt_sources(apt_sources.host_apt_sources()))
     out = run(
         base_images["debian"],
         "sh",
@@ -139,22 +139,22 @@ def test_debian_image_uses_host_mirror_and_has_user_tools(base_images: dict[str,
 
 @pytest.mark.parametrize("name", ["debian", "python", "node"])
 def test_base_images_trust_every_host_ca(base_images: dict[str, str], name: str) -> None:
-    host = set(docker_env.pem_certs(docker_env.HOST_CA_BUNDLE.read_text()))
-    image = set(docker_env.pem_certs(run(base_images[name], "cat", docker_env.CA_BUNDLE)))
+    host = set(base_images.pem_certs(base_images.HOST_CA_BUNDLE.read_text()))
+    image = set(base_images.pem_certs(run(base_images[name], "cat", base_images.CA_BUNDLE)))
     assert host - image == set(), "host CAs missing in the image bundle"
 
-    env = docker_env.docker("image", "inspect", "--format", "{{json .Config.Env}}", base_images[name]).stdout
-    for key, value in docker_env.CA_ENV.items():
+    env = engine.docker("image", "inspect", "--format", "{{json .Config.Env}}", base_images[name]).stdout
+    for key, value in base_images.CA_ENV.items():
         assert f'"{key}={value}"' in env
 
 
 def test_host_cas_survive_a_fresh_update_ca_certificates(base_images: dict[str, str]) -> None:
     """A Dockerfile that reinstalls ca-certificates or reruns update-ca-certificates keeps the proxy CA."""
-    host = set(docker_env.pem_certs(docker_env.HOST_CA_BUNDLE.read_text()))
+    host = set(base_images.pem_certs(base_images.HOST_CA_BUNDLE.read_text()))
     out = run(
-        base_images["debian"], "sh", "-c", f"update-ca-certificates --fresh >/dev/null && cat {docker_env.CA_BUNDLE}"
+        base_images["debian"], "sh", "-c", f"update-ca-certificates --fresh >/dev/null && cat {base_images.CA_BUNDLE}"
     )
-    assert host - set(docker_env.pem_certs(out)) == set()
+    assert host - set(base_images.pem_certs(out)) == set()
 
 
 def test_python_image_is_3_11_with_pip_and_venv(base_images: dict[str, str]) -> None:
@@ -181,13 +181,13 @@ def test_pip_reaches_pypi_inside_a_container(base_images: dict[str, str]) -> Non
 
 def test_pip_in_docker_build_then_runs_as_non_root(base_images: dict[str, str], tmp_path) -> None:
     (tmp_path / "Dockerfile").write_text(PYTHON_CHECK_DOCKERFILE)
-    tag = docker_env.docker_build(
+    tag = engine.docker_build(
         tmp_path, None, "todo-test/python-base-check:latest", {"PYTHON_IMAGE": base_images["python"]}, no_cache=True
     )
     try:
         assert run(tag).split() == ["10001", "10001", "iniconfig"]
     finally:
-        docker_env.docker("image", "rm", tag, check=False)
+        engine.docker("image", "rm", tag, check=False)
 
 
 def test_node_image_runs_node_20_and_npm_reaches_registry(base_images: dict[str, str]) -> None:
@@ -200,13 +200,13 @@ def test_node_image_runs_node_20_and_npm_reaches_registry(base_images: dict[str,
 
 def test_npm_in_docker_build_then_runs_as_non_root(base_images: dict[str, str], tmp_path) -> None:
     (tmp_path / "Dockerfile").write_text(NODE_CHECK_DOCKERFILE)
-    tag = docker_env.docker_build(
+    tag = engine.docker_build(
         tmp_path, None, "todo-test/node-base-check:latest", {"NODE_IMAGE": base_images["node"]}, no_cache=True
     )
     try:
         assert run(tag).split() == ["10001", "true"]
     finally:
-        docker_env.docker("image", "rm", tag, check=False)
+        engine.docker("image", "rm", tag, check=False)
 
 
 @pytest.mark.parametrize("name", ["python", "node"])
@@ -225,12 +225,12 @@ def test_run_detached_serves_http_and_cleanup_removes_it(base_images: dict[str, 
         ports=[8000],
         user="10001:10001",
     )
-    body = docker_env.wait_http(f"http://127.0.0.1:{server.port(8000)}/debian_version", timeout=60, container=server)
+    body = containers.wait_http(f"http://127.0.0.1:{server.port(8000)}/debian_version", timeout=60, container=server)
     assert body.startswith("12.")
-    assert docker_env.image_size(base_images["python"]) > docker_env.image_size(base_images["debian"]) > 50e6
+    assert engine.image_size(base_images["python"]) > engine.image_size(base_images["debian"]) > 50e6
 
     server.cleanup()
-    assert docker_env.docker("ps", "--all", "--quiet", "--filter", f"id={server.id}").stdout.strip() == ""
+    assert engine.docker("ps", "--all", "--quiet", "--filter", f"id={server.id}").stdout.strip() == ""
 
 
 def test_run_detached_passes_env_to_the_container(base_images: dict[str, str], run_container) -> None:
@@ -248,6 +248,6 @@ def test_wait_http_stops_early_when_the_container_exits(base_images: dict[str, s
     marker = f"boom-{secrets.token_hex(4)}"
     doomed = run_container(base_images["debian"], ["sh", "-c", f"echo {marker}; exit 3"])
     start = time.monotonic()
-    with pytest.raises(docker_env.DockerError, match=marker):
-        docker_env.wait_http("http://127.0.0.1:9/", timeout=120, container=doomed)
+    with pytest.raises(engine.DockerError, match=marker):
+        containers.wait_http("http://127.0.0.1:9/", timeout=120, container=doomed)
     assert time.monotonic() - start < 30

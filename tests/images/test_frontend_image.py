@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import docker_env
+from tools.docker import containers, engine
 
 REPO = Path(__file__).resolve().parents[2]
 FRONTEND = REPO / "apps" / "frontend"
@@ -39,9 +39,9 @@ def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[in
 @pytest.fixture(scope="module")
 def frontend_image(base_images: dict[str, str]) -> str:
     start = time.monotonic()
-    docker_env.docker_build(FRONTEND, None, TAG, {"NODE_IMAGE": base_images["node"]})
+    engine.docker_build(FRONTEND, None, TAG, {"NODE_IMAGE": base_images["node"]})
     seconds = time.monotonic() - start
-    size = docker_env.image_size(TAG)
+    size = engine.image_size(TAG)
     report = {"tag": TAG, "base": base_images["node"], "build_seconds": round(seconds, 1), "size_bytes": size}
     (ARTIFACTS / "images").mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "images" / "frontend-image.json").write_text(json.dumps(report, indent=2))
@@ -52,7 +52,7 @@ def frontend_image(base_images: dict[str, str]) -> str:
 @pytest.fixture(scope="module")
 def frontend(frontend_image: str, docker_daemon: None):
     # Nothing listens at API_BASE_URL: the image must still start, stay healthy and explain.
-    container = docker_env.docker_run_detached(
+    container = containers.docker_run_detached(
         frontend_image,
         env={"API_BASE_URL": "http://127.0.0.1:9"},
         ports=[3000],
@@ -63,14 +63,14 @@ def frontend(frontend_image: str, docker_daemon: None):
     )
     try:
         port = container.port(3000)
-        docker_env.wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60, container=container)
+        containers.wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60, container=container)
         yield container, port
     finally:
         container.cleanup()
 
 
 def test_image_config_is_non_root_on_port_3000(frontend_image: str) -> None:
-    config = json.loads(docker_env.docker("image", "inspect", "--format", "{{json .Config}}", frontend_image).stdout)
+    config = json.loads(engine.docker("image", "inspect", "--format", "{{json .Config}}", frontend_image).stdout)
     assert config["User"] == "10001:10001"
     assert "3000/tcp" in config["ExposedPorts"]
     env = dict(item.split("=", 1) for item in config["Env"])

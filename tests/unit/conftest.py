@@ -15,9 +15,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
-# So tests can import tests.support.* (the images helper's Docker bootstrap).
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 SECRET_ENV_NAMES = ("DATABASE_URL", "AUTH_SECRET", "OPENAI_API_KEY")
 RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)

@@ -37,10 +37,10 @@ def docker_cli() -> str:
 
 @pytest.fixture(scope="module")
 def docker_daemon() -> None:
-    """A running dockerd: started by the images helper's tests/support/docker_env.py if needed."""
-    from tests.support import docker_env
+    """A running dockerd: started by tools/docker/engine.py if needed."""
+    from tools.docker import engine
 
-    docker_env.ensure_daemon()  # raises, saying why, when no daemon can be had
+    engine.ensure_daemon()  # raises, saying why, when no daemon can be had
 
 
 class Stage:

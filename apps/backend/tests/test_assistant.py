@@ -305,7 +305,7 @@ def test_upstream_garbage_is_502_fake_openai(ai, fake):
 
 
 def test_upstream_unreachable_is_502(db, make_client):
-    from pgtools import free_port
+    from tools.postgres import free_port
 
     client = make_client(
         db.url, openai_api_key="k" * 20, openai_base_url=f"http://127.0.0.1:{free_port()}/v1"

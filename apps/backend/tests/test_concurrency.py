@@ -12,9 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from pgtools import free_port
-from servertools import serve_argv, wait_until_serving
 from todo_api.config import Settings
+
+from tools.backend_server import serve_argv, wait_until_serving
+from tools.postgres import free_port
 
 
 @pytest.fixture

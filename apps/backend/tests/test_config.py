@@ -12,12 +12,13 @@ import sys
 import httpx
 import psycopg
 import pytest
-from pgtools import admin_connect, free_port
-from servertools import serve_argv, wait_until_serving
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 from todo_api.config import DRIVER, DatabaseSettings, Settings
 from todo_api.db import build_engine
+
+from tools.backend_server import serve_argv, wait_until_serving
+from tools.postgres import admin_connect, free_port
 
 NEON_URL = (
     "postgresql://alex:{pw}@ep-cool-darkness-123456-pooler.us-east-2.aws.neon.tech/dbname"

@@ -12,12 +12,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from pgtools import create_database, drop_database, free_port
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.pool import NullPool
 from todo_api.config import DatabaseSettings, normalise_database_url
 from todo_api.migrate import ADVISORY_LOCK_KEY, alembic_config, current_revision, run
 from todo_api.models import Base
+
+from tools.postgres import create_database, drop_database, free_port
 
 APP_TABLES = {"users", "tasks", "conversations", "conversation_messages"}
 

@@ -13,9 +13,10 @@ import time
 
 import pytest
 from helpers import sign_up
-from pgtools import PrivateServer, TcpProxy, create_database
 from todo_api.config import DatabaseSettings
 from todo_api.migrate import run as run_migrations
+
+from tools.postgres import PrivateServer, TcpProxy, create_database
 
 CONNECT_TIMEOUT = 2  # seconds; libpq's minimum
 

@@ -68,24 +68,14 @@ def create_database(admin_url: str = ADMIN_URL, prefix: str = "todo_test") -> Da
     name, role, password = f"{prefix}_{suffix}", f"{prefix}_{suffix}", secrets.token_urlsafe(24)
     with admin_connect(admin_url) as conn:
         host, port = tcp_endpoint(conn)
-        conn.execute(
-            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
-                sql.Identifier(role), sql.Literal(password)
-            )
-        )
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                sql.Identifier(name), sql.Identifier(role)
-            )
-        )
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(role)))
     return Database(name, role, password, host, port)
 
 
 def drop_database(db: Database, admin_url: str = ADMIN_URL) -> None:
     with admin_connect(admin_url) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db.name))
-        )
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db.name)))
         conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(db.role)))
 
 
@@ -122,9 +112,7 @@ class PrivateServer:
             self._as_user = ["runuser", "-u", "postgres", "--"]
 
     def _run(self, *args: str, timeout: float = 60) -> None:
-        subprocess.run(
-            [*self._as_user, *args], check=True, capture_output=True, timeout=timeout, cwd=self.tmp
-        )
+        subprocess.run([*self._as_user, *args], check=True, capture_output=True, timeout=timeout, cwd=self.tmp)
 
     def init(self) -> PrivateServer:
         pwfile = os.path.join(self.tmp, "pw")

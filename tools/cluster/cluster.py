@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Local Kubernetes test cluster: a real control plane with kwok playing the kubelets.
 
-    cluster.py build    compile/cache etcd, kube-apiserver, -controller-manager, -scheduler, kwok
-    cluster.py up       start everything, wait for a healthy API and Ready kwok nodes
-    cluster.py env      print `export KUBECONFIG=...` (eval "$(cluster.py env)")
-    cluster.py status   show processes, API health and nodes
-    cluster.py down     stop every process `up` started (by pid) and delete its state
+    python -m tools.cluster build    compile/cache etcd, kube-apiserver, -controller-manager, -scheduler, kwok
+    python -m tools.cluster up       start everything, wait for a healthy API and Ready kwok nodes
+    python -m tools.cluster env      print `export KUBECONFIG=...` (eval "$(python -m tools.cluster env)")
+    python -m tools.cluster status   show processes, API health and nodes
+    python -m tools.cluster down     stop every process `up` started (by pid) and delete its state
 
 Binaries are built from pinned Go modules (see pins.py / build.py) and cached under
 ${TODO_CACHE:-~/.cache/todo}/k8s/<version>/. Runtime state (certs, etcd data, logs,
@@ -30,10 +30,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import build
-import pins
+from tools.cluster import build, pins
 
 SERVICE_CIDR = "10.96.0.0/16"
 KUBERNETES_SERVICE_IP = "10.96.0.1"
@@ -419,10 +416,10 @@ def cmd_up(args: argparse.Namespace) -> None:
     for name, port in ports().items():
         check_port_free(port, name)
 
-    import pki  # needs `cryptography`; imported late so `build`/`down` work without it
+    from tools.cluster import pki  # needs `cryptography`; imported late so `build`/`down` work without it
 
     run_dir.mkdir(parents=True)
-    (run_dir / MARKER_FILE).write_text("state of tests/cluster/cluster.py; deleted by `cluster.py down`\n")
+    (run_dir / MARKER_FILE).write_text("state of tools/cluster; deleted by `python -m tools.cluster down`\n")
     (run_dir / "logs").mkdir()
     certs = {k: str(v) for k, v in pki.generate(run_dir / "pki", KUBERNETES_SERVICE_IP).items()}
     state = {
@@ -477,7 +474,7 @@ def env_line(state: dict) -> str:
 def cmd_env(args: argparse.Namespace) -> None:
     state = read_state(pins.default_run_dir())
     if state is None:
-        raise ClusterError("cluster is not up (run `cluster.py up` first)")
+        raise ClusterError("cluster is not up (run `python -m tools.cluster up` first)")
     print(env_line(state))
 
 

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-import pins
+from tools.cluster import pins
 
 KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy")
 

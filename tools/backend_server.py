@@ -1,6 +1,6 @@
 """Start `todo-api serve` (the image's command line) on a loopback port and wait until it answers.
 
-Shared by the tests that need the real production server and by bench/backend_load.py.
+Shared by the backend tests that need the real production server and by bench/backend_load.py.
 """
 
 from __future__ import annotations
@@ -19,9 +19,7 @@ def serve_argv(port: int) -> list[str]:
     return [sys.executable, "-m", "todo_api.cli", "serve", "--host", HOST, "--port", str(port)]
 
 
-def wait_until_serving(
-    proc: subprocess.Popen, base: str, path: str = "/api/v1/health", timeout: float = 30
-) -> None:
+def wait_until_serving(proc: subprocess.Popen, base: str, path: str = "/api/v1/health", timeout: float = 30) -> None:
     """Polls base+path until it answers 200; fails early, with the server's output if piped,
     when the process exits first."""
     deadline = time.monotonic() + timeout

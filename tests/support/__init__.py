@@ -1,1 +1,0 @@
-"""Helpers shared by the repo-level test tiers (importable as ``tests.support``)."""

@@ -1,0 +1,1 @@
+"""The local test cluster: a control plane and a real node, built from pinned Go modules."""

@@ -1,0 +1,1 @@
+"""Docker for the images tier and the node: the engine, containers, local base images."""

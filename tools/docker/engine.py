@@ -1,0 +1,287 @@
+"""The Docker engine the tests and tools use: a running dockerd, the docker CLI, image builds.
+
+Debian's docker.io is started here when no daemon answers (CI has no init system running it).
+Two docker CLIs may be on a machine; `docker_cli()` picks the one that can reach the daemon and
+`build_cli()` the one with BuildKit. CLI: `python -m tools.docker ensure-daemon`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+
+class DockerError(RuntimeError):
+    """A docker, dockerd or image-build step failed; the message carries the useful output."""
+
+
+def cache_dir() -> Path:
+    path = Path(os.environ.get("TODO_CACHE") or Path.home() / ".cache" / "todo")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def dockerd_log() -> Path:
+    return cache_dir() / "dockerd.log"
+
+
+def tail_lines(text: str, lines: int = 60) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def run(
+    cmd: Sequence[str],
+    *,
+    timeout: float | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command, capture its output; on failure raise DockerError showing the output's tail."""
+    try:
+        proc = subprocess.run(
+            list(cmd),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=None if env is None else dict(env),
+            stdin=subprocess.DEVNULL,
+        )
+    except FileNotFoundError as exc:
+        raise DockerError(f"{cmd[0]} is not installed (apt-get install docker.io debootstrap)") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise DockerError(f"timed out after {timeout}s: {shlex.join(cmd)}") from exc
+    if check and proc.returncode != 0:
+        raise DockerError(
+            f"{shlex.join(cmd)} failed (exit {proc.returncode}):\n{tail_lines(proc.stdout + proc.stderr)}"
+        )
+    return proc
+
+
+def docker_cli() -> str:
+    cli = shutil.which("docker")
+    if cli is None:
+        raise DockerError("the docker CLI is not on PATH (Debian: apt-get install docker.io)")
+    return cli
+
+
+def docker(
+    *args: str, timeout: float | None = 120, check: bool = True, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`docker <args>` with captured text output."""
+    return run([docker_cli(), *args], timeout=timeout, check=check, env=env)
+
+
+# --------------------------------------------------------------------------------------------
+# The daemon
+# --------------------------------------------------------------------------------------------
+
+
+def _docker_info() -> subprocess.CompletedProcess[str]:
+    return docker("info", "--format", "{{.ServerVersion}}", timeout=20, check=False)
+
+
+def daemon_running() -> bool:
+    return _docker_info().returncode == 0
+
+
+def _uplink_mtu() -> int | None:
+    """MTU of the interface that carries the default route (None if there is none)."""
+    try:
+        for line in Path("/proc/net/route").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[1] == "00000000":
+                return int(Path(f"/sys/class/net/{fields[0]}/mtu").read_text())
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def dockerd_command() -> list[str]:
+    """How we start dockerd where nothing (systemd, Docker Desktop) runs one for us.
+
+    Findings in this sandbox (Firecracker VM, Debian bookworm, kernel 6.x, no systemd, root):
+    - storage driver: no flag. /var/lib/docker sits on ext4 with d_type, so dockerd picks overlay2
+      by itself (on an overlayfs root it would fall back on its own; forcing a driver only hurts).
+    - iptables: no flag. Debian's iptables-nft works on this kernel; dockerd creates its NAT and
+      FORWARD rules and turns on net.ipv4.ip_forward (0 at boot), so the default bridge reaches
+      deb.debian.org, PyPI and npm. --network host also works.
+    - cgroups: no flag. The host has cgroup v1 (hybrid) and no systemd, so dockerd uses the
+      cgroupfs driver; --memory/--cpus/--pids-limit apply. dockerd starts its own containerd.
+    - --mtu: the uplink MTU here is 1400 while docker0 defaults to 1500, so containers would rely
+      on PMTU discovery for large outgoing packets. Downloads worked either way in our runs; we
+      still match the uplink whenever it is below 1500 (the usual fix for hangs behind VMs and
+      VPNs), because a stall there would be slow and confusing to debug.
+    - nice 10: containers and builds inherit dockerd's niceness; CPU is shared with other work.
+    """
+    cmd = ["nice", "-n", "10", "dockerd"]
+    mtu = _uplink_mtu()
+    if mtu and mtu < 1500:
+        cmd.append(f"--mtu={mtu}")
+    return cmd
+
+
+@contextlib.contextmanager
+def file_lock(name: str) -> Iterator[None]:
+    """Serialise daemon start and image builds across test processes running in parallel."""
+    lock_dir = cache_dir() / "locks"
+    lock_dir.mkdir(exist_ok=True)
+    with open(lock_dir / f"{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _dockerd_pid_alive(pidfile: Path = Path("/var/run/docker.pid")) -> bool:
+    """A dockerd that is still booting (pidfile, live process) must be waited for, not doubled."""
+    try:
+        pid = int(pidfile.read_text().strip())
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "dockerd"
+    except (OSError, ValueError):
+        return False
+
+
+def ensure_daemon(timeout: float = 60.0) -> bool:
+    """Make sure a Docker daemon answers. Returns True if this call started dockerd.
+
+    An answering daemon (a user's Docker, a CI service) is left alone. Otherwise dockerd is started
+    in the background, detached from this process so it outlives the test session, logging to
+    ${TODO_CACHE:-~/.cache/todo}/dockerd.log.
+    """
+    first = _docker_info()
+    if first.returncode == 0:
+        return False
+    with file_lock("dockerd"):
+        if daemon_running():  # another test process started it while we waited for the lock
+            return False
+        process = None
+        if not _dockerd_pid_alive():
+            if shutil.which("dockerd") is None:
+                raise DockerError(
+                    "no Docker daemon answers and dockerd is not installed (Debian: apt-get install docker.io)"
+                )
+            if os.geteuid() != 0:
+                raise DockerError(
+                    "no Docker daemon answers and only root can start dockerd here; start Docker "
+                    f"(e.g. sudo systemctl start docker) or fix access. docker info said:\n"
+                    f"{tail_lines(first.stderr, 5)}"
+                )
+            log = dockerd_log()
+            with open(log, "ab") as out:
+                out.write(f"\n=== {time.ctime()}: {shlex.join(dockerd_command())}\n".encode())
+                out.flush()
+                process = subprocess.Popen(
+                    dockerd_command(),
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    cwd="/",
+                    start_new_session=True,
+                )
+        _wait_for_daemon(timeout, process)
+    return True
+
+
+def _wait_for_daemon(timeout: float, process: subprocess.Popen[bytes] | None) -> None:
+    deadline = time.monotonic() + timeout
+    log = dockerd_log()
+    while not daemon_running():
+        if process is not None and process.poll() is not None:
+            raise DockerError(
+                f"dockerd exited with code {process.returncode} while starting; see {log}:\n"
+                f"{tail_lines(log.read_text(errors='replace'), 30)}"
+            )
+        if time.monotonic() > deadline:
+            raise DockerError(f"dockerd did not answer within {timeout:.0f}s; see its log at {log}")
+        time.sleep(0.5)
+
+
+# --------------------------------------------------------------------------------------------
+# Building, running, probing
+# --------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def build_cli() -> tuple[str, str]:
+    """(docker CLI, builder) for `docker build`: BuildKit wherever some CLI here can drive it.
+
+    BuildKit is what users' Docker uses, so Dockerfiles are tested the way they will be built.
+    Docker CLIs >= 23 need the buildx plugin for BuildKit (Debian bookworm has no buildx package);
+    older CLIs, like Debian's own /usr/bin/docker 20.10, talk to the daemon's BuildKit directly.
+    Without either we fall back to the legacy builder.
+    """
+    default = docker_cli()
+    if run([default, "buildx", "version"], check=False, timeout=30).returncode == 0:
+        return default, "buildkit"
+    for cli in dict.fromkeys([default, "/usr/bin/docker"]):
+        if not os.access(cli, os.X_OK):
+            continue
+        version = run([cli, "--version"], check=False, timeout=30).stdout
+        match = re.search(r"version (\d+)\.", version)
+        if match and int(match.group(1)) < 23:
+            return cli, "buildkit"
+    return default, "legacy"
+
+
+def docker_build(
+    context: str | os.PathLike[str],
+    dockerfile: str | os.PathLike[str] | None,
+    tag: str,
+    build_args: Mapping[str, str] | None = None,
+    *,
+    labels: Mapping[str, str] | None = None,
+    target: str | None = None,
+    no_cache: bool = False,
+    timeout: float = 1800.0,
+) -> str:
+    """Build `context` (Dockerfile: `dockerfile`, default <context>/Dockerfile) as `tag`; return tag.
+
+    For Dockerfile authors, with Debian's Docker 20.10 (built-in dockerfile frontend 1.2):
+    `RUN --mount=type=cache` and `COPY --chmod` work; `COPY --link` and heredocs do not; and no
+    `# syntax=` line, which would pull a frontend image from Docker Hub. Base images come in as
+    build args (PYTHON_IMAGE / NODE_IMAGE) since the public defaults cannot be pulled here.
+    """
+    cli, builder = build_cli()
+    cmd = [cli, "build", "--tag", tag]
+    if dockerfile is not None:
+        cmd += ["--file", os.fspath(dockerfile)]
+    for key, value in (build_args or {}).items():
+        cmd += ["--build-arg", f"{key}={value}"]
+    for key, value in (labels or {}).items():
+        cmd += ["--label", f"{key}={value}"]
+    if target:
+        cmd += ["--target", target]
+    if no_cache:
+        cmd.append("--no-cache")
+    if builder == "buildkit":
+        cmd.append("--progress=plain")
+    cmd.append(os.fspath(context))
+    env = {**os.environ, "DOCKER_BUILDKIT": "1" if builder == "buildkit" else "0"}
+    run(cmd, timeout=timeout, env=env)
+    return tag
+
+
+def image_size(tag: str) -> int:
+    """Uncompressed size of an image in bytes, parent layers included."""
+    return int(docker("image", "inspect", "--format", "{{.Size}}", tag).stdout.strip())
+
+
+def image_id(tag: str) -> str | None:
+    proc = docker("image", "inspect", "--format", "{{.Id}}", tag, check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def image_labels(tag: str) -> dict[str, str]:
+    proc = docker("image", "inspect", "--format", "{{json .Config.Labels}}", tag, check=False)
+    return (json.loads(proc.stdout) or {}) if proc.returncode == 0 else {}
