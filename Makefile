@@ -19,6 +19,7 @@ PYTEST := $(VENV_BIN)/pytest -p no:cacheprovider
 TIERS := lint unit backend frontend images chart cluster
 
 .PHONY: help preflight setup venv tools frontend-deps checkov cluster-tools deploy teardown status test test-fast services \
+        cluster-up cluster-status cluster-down deploy-local \
         $(addprefix test-,$(TIERS)) test-lint-python test-lint-yaml \
         test-lint-ansible test-lint-helm test-lint-frontend lock bench clean
 
@@ -66,6 +67,20 @@ teardown: venv tools ## remove the release and namespace (ANSIBLE_ARGS="-e todo_
 
 status: venv tools ## release, pods, URL and health
 	ansible-playbook playbooks/status.yml $(ANSIBLE_ARGS)
+
+# ---------------------------------------------------------------- local cluster with a real node
+cluster-up: venv tools ## local cluster with a real node (kubelet, containerd, CoreDNS, Traefik, TLS PostgreSQL); root
+	$(VENV_BIN)/python -m tools.cluster up
+
+cluster-status: venv ## every process of the local cluster, the node, the Ingress, DNS and the database
+	$(VENV_BIN)/python -m tools.cluster status
+
+cluster-down: venv ## stop the local cluster and remove everything it created
+	$(VENV_BIN)/python -m tools.cluster down
+
+deploy-local: venv tools ## deploy-dev.yml onto the local cluster's real node (after make cluster-up)
+	$(VENV_BIN)/python -m tools.docker ensure-daemon
+	$(VENV_BIN)/python -m tools.cluster.deploy_local $(ANSIBLE_ARGS)
 
 # ---------------------------------------------------------------- test
 services: ## system packages, PostgreSQL and dockerd the tests need

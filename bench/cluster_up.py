@@ -35,7 +35,7 @@ def timed(label: str, args: list[str], env: dict[str, str]) -> float:
 def main() -> None:
     print(f"kubernetes {pins.KUBERNETES_VERSION}, etcd {pins.ETCD_VERSION}, kwok {pins.KWOK_VERSION}")
     with tempfile.TemporaryDirectory(prefix="todo-cluster-bench-") as tmp:
-        env = dict(os.environ, TODO_CLUSTER_DIR=str(Path(tmp) / "run"), TODO_CLUSTER_PORT_BASE="16743")
+        env = dict(os.environ, TODO_CLUSTER_DIR=str(Path(tmp) / "run"), TODO_CLUSTER_PORT_BASE="16743", TODO_CLUSTER_NODES="kwok")
         cached = all(build.is_built(name) for name in pins.BINARIES)
         timed("build (cached, no-op)" if cached else "build (first, cold)", ["build"], env)
         timed("up (warm cache)", ["up"], env)

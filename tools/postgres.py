@@ -98,9 +98,10 @@ class PrivateServer:
     initdb/postgres refuse to run as root, so as root they run as the `postgres` user.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
         self.bindir = _pg_bindir()
-        self.port = free_port()
+        self.port = port or free_port()
+        # A temp dir, not under the caller's home: the postgres user must be able to enter it.
         self.tmp = tempfile.mkdtemp(prefix="todo-pg-")
         self.datadir = os.path.join(self.tmp, "data")
         self.sockdir = self.tmp
@@ -137,8 +138,10 @@ class PrivateServer:
         os.unlink(pwfile)
         return self
 
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.sockdir} -c listen_addresses=127.0.0.1 -c fsync=off"
+    def start(self, listen_addresses: str = "127.0.0.1", settings: dict[str, str] | None = None) -> None:
+        options = f"-p {self.port} -k {self.sockdir} -c listen_addresses={listen_addresses} -c fsync=off"
+        for key, value in (settings or {}).items():
+            options += f" -c {key}={value}"
         self._run(
             f"{self.bindir}/pg_ctl",
             "-D",

@@ -55,6 +55,9 @@ def cluster_env(run_dir: Path, port_base: int) -> dict[str, str]:
     env = dict(os.environ)
     env["TODO_CLUSTER_DIR"] = str(run_dir)
     env["TODO_CLUSTER_PORT_BASE"] = str(port_base)
+    # These clusters check the control plane and the playbooks' API calls: kwok nodes are
+    # enough and start in seconds. The real node has its own tests (test_real_node.py).
+    env["TODO_CLUSTER_NODES"] = "kwok"
     env["PATH"] = f"{pins.cache_root() / 'tools' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     return env
 

@@ -4,9 +4,10 @@
 #   tests/cluster/run_molecule.sh            # molecule test -s cluster
 #   tests/cluster/run_molecule.sh converge   # molecule converge -s cluster (keeps the cluster)
 #
-# The three secrets are generated here, at test time, so the run is hermetic: nothing from
-# the caller's environment (a real Neon URL or OpenAI key) ever reaches the test cluster.
-# Nothing connects to the database URL: kwok only pretends to run the pods.
+# The secrets are generated here, at test time, so the run is hermetic: nothing from the
+# caller's environment (a real Neon URL or OpenAI key) ever reaches the test cluster.
+# DATABASE_URL points at the cluster's own TLS + SCRAM PostgreSQL, which `create` starts with
+# the password generated here (TODO_CLUSTER_DB_PASSWORD).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -22,10 +23,12 @@ done
 
 gen() { python3 -c "import secrets, sys; print(secrets.token_urlsafe(int(sys.argv[1])))" "$1"; }
 generate_secrets() {
-  local host
-  host="db-$(python3 -c 'import secrets; print(secrets.token_hex(4))').invalid"
-  printf 'DATABASE_URL=%q\nOPENAI_API_KEY=%q\n' \
-    "postgresql://todo_ci:$(gen 18)@${host}/todo?sslmode=require&channel_binding=require" \
+  local password
+  password="$(gen 18)"
+  printf 'TODO_CLUSTER_DB_PASSWORD=%q\nDATABASE_URL=%q\nOPENAI_API_KEY=%q\n' \
+    "$password" \
+    "$(TODO_CLUSTER_DIR=/nonexistent TODO_CLUSTER_DB_PASSWORD="$password" TODO_CLUSTER_PORT_BASE=16843 \
+       "$repo/.venv/bin/python" -m tools.cluster database-url)" \
     "sk-test-$(gen 24)"
 }
 
@@ -47,7 +50,7 @@ else
   source "$secrets_file"
   if [[ "$command" == destroy ]]; then rm -f "$secrets_file"; fi
 fi
-export DATABASE_URL OPENAI_API_KEY
+export TODO_CLUSTER_DB_PASSWORD DATABASE_URL OPENAI_API_KEY
 # AUTH_SECRET stays unset on purpose: the secrets role generates it once and must reuse it
 # from the live Secret on the second converge (idempotence proves that).
 unset AUTH_SECRET

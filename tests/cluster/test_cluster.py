@@ -146,7 +146,13 @@ def test_down_stops_every_process_and_removes_state(tmp_path: Path) -> None:
     cluster = start_cluster(tmp_path / "run", port_base=16643)
     state = json.loads((cluster.run_dir / "state.json").read_text())
     pids = [entry["pid"] for entry in state["processes"]]
-    assert {entry["name"] for entry in state["processes"]} == set(pins.BINARIES)
+    assert {entry["name"] for entry in state["processes"]} == {
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kwok",
+    }
     assert all(Path(f"/proc/{pid}").exists() for pid in pids)
 
     # A second `up` finds the running cluster instead of starting another one.

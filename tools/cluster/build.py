@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -69,8 +68,16 @@ def run_go(args: list[str], cwd: Path, env: dict[str, str]) -> str:
     return proc.stdout
 
 
+def binary_dir(binary: str) -> Path:
+    return pins.addon_bin_dir() if binary in pins.ADDONS else pins.bin_dir()
+
+
+def binary_path(binary: str) -> Path:
+    return binary_dir(binary) / binary
+
+
 def stamp_path(binary: str) -> Path:
-    return pins.bin_dir() / f".{binary}.version"
+    return binary_dir(binary) / f".{binary}.version"
 
 
 def wanted_stamp(binary: str) -> str:
@@ -78,11 +85,13 @@ def wanted_stamp(binary: str) -> str:
         return pins.ETCD_VERSION
     if binary == "kwok":
         return pins.KWOK_VERSION
+    if binary in pins.ADDONS:
+        return pins.ADDONS[binary]
     return pins.KUBERNETES_VERSION
 
 
 def is_built(binary: str) -> bool:
-    path = pins.bin_dir() / binary
+    path = binary_path(binary)
     stamp = stamp_path(binary)
     return path.is_file() and stamp.is_file() and stamp.read_text().strip() == wanted_stamp(binary)
 
@@ -213,8 +222,82 @@ def build_kwok(go: str, env: dict[str, str]) -> None:
     mark_built("kwok")
 
 
-def build(force: bool = False) -> Path:
-    """Make sure every binary exists for the pinned versions; return the bin dir."""
+def addon_env() -> dict[str, str]:
+    env = go_env()
+    env.update(GOMODCACHE=str(pins.addon_go_dir() / "mod"), GOCACHE=str(pins.addon_go_dir() / "build"))
+    return env
+
+
+def build_coredns(go: str, env: dict[str, str]) -> None:
+    log(f"installing github.com/coredns/coredns@{pins.COREDNS_VERSION}")
+    install_env = dict(env, GOBIN=str(pins.addon_bin_dir()), GOFLAGS="-buildvcs=false")
+    pins.addon_bin_dir().mkdir(parents=True, exist_ok=True)
+    run_go(
+        [go, "install", "-trimpath", "-ldflags", "-s -w", f"github.com/coredns/coredns@{pins.COREDNS_VERSION}"],
+        pins.addon_bin_dir(),
+        install_env,
+    )
+    mark_built("coredns")
+
+
+def build_traefik(go: str, env: dict[str, str]) -> None:
+    """Traefik's go.mod has replace lines, so `go install module@version` refuses it: a wrapper
+    module requires it and repeats the replaces."""
+    wrapper = pins.cache_root() / "addons" / "wrapper" / f"traefik-{pins.TRAEFIK_VERSION}"
+    wrapper.mkdir(parents=True, exist_ok=True)
+    info = module_info("github.com/traefik/traefik/v3", pins.TRAEFIK_VERSION, env, wrapper)
+    write_wrapper(
+        wrapper,
+        "todo.local/traefik-wrapper",
+        go_directive(Path(info["GoMod"])),
+        [f"github.com/traefik/traefik/v3 {pins.TRAEFIK_VERSION}"],
+        list(pins.TRAEFIK_REPLACES),
+    )
+    ldflags = f"-s -w -X 'github.com/traefik/traefik/v3/pkg/version.Version={pins.TRAEFIK_VERSION}'"
+    log(f"compiling traefik {pins.TRAEFIK_VERSION} (first time: several minutes)")
+    pins.addon_bin_dir().mkdir(parents=True, exist_ok=True)
+    run_go(
+        [
+            go,
+            "build",
+            "-trimpath",
+            "-ldflags",
+            ldflags,
+            "-o",
+            str(pins.addon_bin_dir() / "traefik"),
+            "github.com/traefik/traefik/v3/cmd/traefik",
+        ],
+        wrapper,
+        env,
+    )
+    mark_built("traefik")
+
+
+def build_addons(force: bool = False) -> Path:
+    """The real node's CoreDNS and Traefik; return their bin dir."""
+    missing = [name for name in pins.ADDONS if force or not is_built(name)]
+    if not missing:
+        return pins.addon_bin_dir()
+    go = require_go()
+    env = addon_env()
+    started = time.monotonic()
+    if "coredns" in missing:
+        build_coredns(go, env)
+    if "traefik" in missing:
+        build_traefik(go, env)
+    log(f"add-ons built in {time.monotonic() - started:.0f}s -> {pins.addon_bin_dir()}")
+    return pins.addon_bin_dir()
+
+
+def build(force: bool = False, addons: bool = True) -> Path:
+    """Make sure every binary exists for the pinned versions; return the Kubernetes bin dir."""
+    build_control_plane(force)
+    if addons:
+        build_addons(force)
+    return pins.bin_dir()
+
+
+def build_control_plane(force: bool = False) -> Path:
     missing = [name for name in pins.BINARIES if force or not is_built(name)]
     if not missing:
         log(f"all binaries present in {pins.bin_dir()} (cached)")
@@ -231,10 +314,3 @@ def build(force: bool = False) -> Path:
         build_kubernetes(go, env)
     log(f"build finished in {time.monotonic() - started:.0f}s -> {pins.bin_dir()}")
     return pins.bin_dir()
-
-
-if __name__ == "__main__":
-    try:
-        build(force="--force" in sys.argv)
-    except BuildError as error:
-        sys.exit(f"[cluster build] ERROR: {error}")

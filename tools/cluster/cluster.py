@@ -30,7 +30,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tools.cluster import build, pins
+from tools.cluster import addons, build, database, node, pause, pins
 
 SERVICE_CIDR = "10.96.0.0/16"
 KUBERNETES_SERVICE_IP = "10.96.0.1"
@@ -55,9 +55,36 @@ def log(message: str) -> None:
 # --- ports and state -------------------------------------------------------------------
 
 
-def ports() -> dict[str, int]:
+PORT_OFFSETS = {
+    "apiserver": 0,
+    "etcd-client": 1,
+    "etcd-peer": 2,
+    # The real node's; unused with kwok nodes.
+    "kubelet": 3,
+    "kubelet-healthz": 4,
+    "kube-proxy-metrics": 5,
+    "kube-proxy-healthz": 6,
+    "ingress": 7,
+    "ingress-ping": 8,
+    "dns-health": 9,
+    "dns-ready": 10,
+    "database": 11,
+}
+KWOK_PORTS = ("apiserver", "etcd-client", "etcd-peer")
+
+
+def ports(nodes: str = "kwok") -> dict[str, int]:
     base = int(os.environ.get("TODO_CLUSTER_PORT_BASE", "16443"))
-    return {"apiserver": base, "etcd-client": base + 1, "etcd-peer": base + 2}
+    names = PORT_OFFSETS if nodes == "real" else KWOK_PORTS
+    return {name: base + PORT_OFFSETS[name] for name in names}
+
+
+def nodes_mode(requested: str | None) -> str:
+    """`real` (kubelet + containerd: pods really run) or `kwok` (fake nodes: fast, no containers)."""
+    mode = requested or os.environ.get("TODO_CLUSTER_NODES") or "real"
+    if mode not in ("real", "kwok"):
+        raise ClusterError(f"nodes must be `real` or `kwok`, not {mode!r} (flag --nodes or TODO_CLUSTER_NODES)")
+    return mode
 
 
 def check_port_free(port: int, owner: str) -> None:
@@ -118,11 +145,12 @@ def is_ours_and_alive(entry: dict) -> bool:
     return state != "Z"
 
 
-def spawn(name: str, argv: list[str], run_dir: Path, state: dict) -> None:
+def spawn(name: str, argv: list[str], run_dir: Path, state: dict, env: dict[str, str] | None = None) -> None:
     log_path = run_dir / "logs" / f"{name}.log"
     with open(log_path, "ab") as log_file:
         proc = subprocess.Popen(
             argv,
+            env={**os.environ, **env} if env else None,
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -136,13 +164,14 @@ def spawn(name: str, argv: list[str], run_dir: Path, state: dict) -> None:
     log(f"started {name} (pid {proc.pid}, log {log_path})")
 
 
-def stop_processes(state: dict, timeout: float = 15.0) -> None:
+def stop_processes(state: dict, timeout: float = 15.0, only: tuple[str, ...] | None = None) -> None:
     # Reverse start order: kwok and controllers first, etcd last.
-    for entry in reversed(state.get("processes", [])):
+    entries = [e for e in reversed(state.get("processes", [])) if only is None or e["name"] in only]
+    for entry in entries:
         if is_ours_and_alive(entry):
             os.kill(entry["pid"], signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    for entry in reversed(state.get("processes", [])):
+    for entry in entries:
         while is_ours_and_alive(entry) and time.monotonic() < deadline:
             time.sleep(0.1)
         if is_ours_and_alive(entry):
@@ -343,6 +372,9 @@ def component_commands(bin_dir: Path, run_dir: Path, state: dict) -> list[tuple[
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--authorization-mode=Node,RBAC",
                 "--allow-privileged=true",
+                # The API server reaches the real node's kubelet (logs, exec) with the admin identity.
+                f"--kubelet-client-certificate={c['admin_cert']}",
+                f"--kubelet-client-key={c['admin_key']}",
                 "--profiling=false",
                 f"--cert-dir={run_dir / 'pki'}",
                 "--v=1",
@@ -400,20 +432,131 @@ def cmd_build(args: argparse.Namespace) -> None:
     build.build(force=args.force)
 
 
+# --- the real node -----------------------------------------------------------------------
+
+REAL_NODE_PROCESSES = ("containerd", "kubelet", "kube-proxy", "coredns", "traefik")
+
+
+def node_ready(state: dict, name: str) -> bool:
+    try:
+        node = api_request(state, "GET", f"/api/v1/nodes/{name}")
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return False
+        raise
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in node.get("status", {}).get("conditions", []))
+
+
+def http_ok(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (a 127.0.0.1 URL built here)
+        return response.status == 200
+
+
+def apply_object(state: dict, collection: str, body: dict) -> None:
+    try:
+        api_request(state, "POST", collection, body)
+    except urllib.error.HTTPError as error:
+        if error.code != 409:
+            raise
+
+
+def start_real_node(bin_dir: Path, run_dir: Path, state: dict) -> None:
+    """containerd, kubelet, kube-proxy, CoreDNS, Traefik and the Neon-like database, in order."""
+    facts = node.preflight()
+    network = node.NodeNetwork.from_env()
+    p = state["ports"]
+    record = state["node"] = {
+        "network": {},
+        "bridge_ip": network.gateway,
+        "pod_cidr": network.cidr,
+        "netns_before": sorted(node.netns_names()),
+        "cgroup_version": facts["cgroup_version"],
+        "ingress_url": f"http://127.0.0.1:{p['ingress']}",
+    }
+    write_state(run_dir, state)
+    addon_dir = build.build_addons()
+
+    node.setup_network(network, record["network"])
+    write_state(run_dir, state)
+
+    node.write_runtime_config(run_dir, network, facts["cni_bin_dir"])
+    spawn("containerd", node.containerd_argv(run_dir), run_dir, state)
+    wait_for("containerd socket", lambda: node.containerd_ready(run_dir), state, timeout=30)
+    node.import_archive(run_dir, pause.oci_archive(pause.pause_binary(), node.SANDBOX_IMAGE))
+    log(f"imported the sandbox image {node.SANDBOX_IMAGE}")
+
+    node.write_kubelet_config(run_dir, network, p, state["certs"]["ca_cert"])
+    spawn("kubelet", node.kubelet_argv(bin_dir, run_dir, network, state["kubeconfig"]), run_dir, state)
+    spawn("kube-proxy", node.kube_proxy_argv(bin_dir, network, state["kubeconfig"], p), run_dir, state)
+    wait_for(f"node {node.NODE_NAME} Ready", lambda: node_ready(state, node.NODE_NAME), state, timeout=120)
+
+    corefile = run_dir / "Corefile"
+    corefile.write_text(addons.corefile(network.gateway, state["kubeconfig"], CONTEXT, p["dns-health"], p["dns-ready"]))
+    spawn("coredns", addons.coredns_argv(addon_dir / "coredns", corefile), run_dir, state)
+    wait_for("CoreDNS ready", lambda: http_ok(f"http://127.0.0.1:{p['dns-ready']}/ready"), state, timeout=60)
+
+    apply_object(state, "/apis/networking.k8s.io/v1/ingressclasses", addons.ingress_class())
+    spawn(
+        "traefik",
+        addons.traefik_argv(addon_dir / "traefik", p["ingress"], p["ingress-ping"]),
+        run_dir,
+        state,
+        env={"KUBECONFIG": state["kubeconfig"]},
+    )
+    wait_for("Traefik ping", lambda: http_ok(f"http://127.0.0.1:{p['ingress-ping']}/ping"), state, timeout=60)
+
+    record["database"] = database.start(
+        run_dir, network.gateway, p["database"], network.cidr, state["certs"]["ca_cert"], state["certs"]["ca_key"]
+    )
+    write_state(run_dir, state)
+    log(f"Neon-like PostgreSQL (TLS + SCRAM) on {network.gateway}:{p['database']}")
+
+
+def stop_real_node(run_dir: Path, state: dict) -> None:
+    """Undo start_real_node: pods, processes, mounts, namespaces, iptables, the bridge."""
+    record = state.get("node") or {}
+    bin_dir = pins.bin_dir()
+    stop_processes(state, only=("traefik", "coredns", "kube-proxy", "kubelet"))
+    node.remove_all_containers(run_dir)
+    stop_processes(state, only=("containerd",))
+    for pid in node.shim_pids(run_dir):
+        os.kill(pid, signal.SIGKILL)
+    if record.get("database"):
+        database.stop(record["database"])
+    node.unmount_all_under(run_dir)
+    before = set(record.get("netns_before", []))
+    for name in sorted(node.netns_names() - before):
+        if name.startswith("cni-"):
+            node.run("umount", "-l", f"/var/run/netns/{name}", check=False)
+            Path(f"/var/run/netns/{name}").unlink(missing_ok=True)
+    if (bin_dir / "kube-proxy").exists():
+        node.kube_proxy_cleanup(bin_dir)
+    node.remove_kube_chains()
+    node.teardown_network(record.get("network", {}))
+
+
+def stop_everything(run_dir: Path, state: dict) -> None:
+    if state.get("node"):
+        stop_real_node(run_dir, state)
+    stop_processes(state)
+
+
 def cmd_up(args: argparse.Namespace) -> None:
     started = time.monotonic()
+    mode = nodes_mode(args.nodes)
     run_dir = pins.default_run_dir()
     existing = read_state(run_dir)
     if existing:
         if existing["processes"] and all(is_ours_and_alive(e) for e in existing["processes"]):
-            log(f"already up; {env_line(existing)}")
+            log("already up")
+            print(env_line(existing), flush=True)
             return
         log("found a stale or half-started cluster; cleaning it up first")
-        stop_processes(existing)
+        stop_everything(run_dir, existing)
     remove_run_dir(run_dir)
 
-    bin_dir = build.build()
-    for name, port in ports().items():
+    bin_dir = build.build(addons=mode == "real")
+    for name, port in ports(mode).items():
         check_port_free(port, name)
 
     from tools.cluster import pki  # needs `cryptography`; imported late so `build`/`down` work without it
@@ -422,11 +565,14 @@ def cmd_up(args: argparse.Namespace) -> None:
     (run_dir / MARKER_FILE).write_text("state of tools/cluster; deleted by `python -m tools.cluster down`\n")
     (run_dir / "logs").mkdir()
     certs = {k: str(v) for k, v in pki.generate(run_dir / "pki", KUBERNETES_SERVICE_IP).items()}
+    versions = {"kubernetes": pins.KUBERNETES_VERSION, "etcd": pins.ETCD_VERSION}
+    versions.update({"kwok": pins.KWOK_VERSION} if mode == "kwok" else pins.ADDONS)
     state = {
-        "ports": ports(),
+        "nodes": mode,
+        "ports": ports(mode),
         "certs": certs,
         "kubeconfig": str(run_dir / "kubeconfig"),
-        "versions": {"kubernetes": pins.KUBERNETES_VERSION, "etcd": pins.ETCD_VERSION, "kwok": pins.KWOK_VERSION},
+        "versions": versions,
         "processes": [],
     }
     write_kubeconfig(Path(state["kubeconfig"]), state["ports"]["apiserver"], certs)
@@ -439,10 +585,14 @@ def cmd_up(args: argparse.Namespace) -> None:
         wait_for("etcd healthy", lambda: etcd_healthy(state), state, timeout=30)
         spawn("kube-apiserver", commands["kube-apiserver"], run_dir, state)
         wait_for("kube-apiserver /readyz", lambda: api_ready(state), state, timeout=90)
-        for name in ("kube-controller-manager", "kube-scheduler", "kwok"):
+        for name in ("kube-controller-manager", "kube-scheduler"):
             spawn(name, commands[name], run_dir, state)
-        register_nodes(state)
-        wait_for(f"kwok nodes Ready ({', '.join(NODE_NAMES)})", lambda: nodes_ready(state), state, timeout=60)
+        if mode == "kwok":
+            spawn("kwok", commands["kwok"], run_dir, state)
+            register_nodes(state)
+            wait_for(f"kwok nodes Ready ({', '.join(NODE_NAMES)})", lambda: nodes_ready(state), state, timeout=60)
+        else:
+            start_real_node(bin_dir, run_dir, state)
         wait_for(
             "controller-manager (default ServiceAccount created)",
             lambda: default_service_account_exists(state),
@@ -451,9 +601,9 @@ def cmd_up(args: argparse.Namespace) -> None:
         )
     except BaseException:
         log(f"start-up failed; logs kept in {run_dir / 'logs'}; stopping what was started")
-        stop_processes(state)
+        stop_everything(run_dir, state)
         raise
-    log(f"cluster up in {time.monotonic() - started:.1f}s")
+    log(f"cluster up in {time.monotonic() - started:.1f}s ({mode} node{'s' if mode == 'kwok' else ''})")
     print(env_line(state), flush=True)
 
 
@@ -463,19 +613,52 @@ def cmd_down(args: argparse.Namespace) -> None:
     if state is None:
         log(f"no cluster state in {run_dir}; nothing to stop")
     else:
-        stop_processes(state)
+        stop_everything(run_dir, state)
     remove_run_dir(run_dir)
 
 
 def env_line(state: dict) -> str:
-    return f"export KUBECONFIG={state['kubeconfig']}"
+    """What a user pastes: the kubeconfig and, with a real node, where the Ingress answers."""
+    lines = [f"export KUBECONFIG={state['kubeconfig']}"]
+    if state.get("node"):
+        lines.append(f"INGRESS_URL={state['node']['ingress_url']}")
+    return "\n".join(lines)
+
+
+def running_state() -> dict:
+    state = read_state(pins.default_run_dir())
+    if state is None:
+        raise ClusterError("cluster is not up (run `make cluster-up` or `python -m tools.cluster up` first)")
+    return state
 
 
 def cmd_env(args: argparse.Namespace) -> None:
-    state = read_state(pins.default_run_dir())
-    if state is None:
-        raise ClusterError("cluster is not up (run `python -m tools.cluster up` first)")
-    print(env_line(state))
+    print(env_line(running_state()))
+
+
+def cmd_database_url(args: argparse.Namespace) -> None:
+    """The Neon-like database's URL: from the running cluster, or (with TODO_CLUSTER_DB_PASSWORD
+    set) the URL a cluster started with that password will have, so callers can know it first."""
+    url = database.read_url(pins.default_run_dir())
+    if url is None:
+        password = database.password_from_env()
+        if not password:
+            raise ClusterError("no running real node, and TODO_CLUSTER_DB_PASSWORD is not set")
+        network = node.NodeNetwork.from_env()
+        url = database.database_url(network.gateway, ports("real")["database"], password)
+    print(url)
+
+
+def cmd_load_image(args: argparse.Namespace) -> None:
+    """Copy images from the local Docker engine into the node's containerd (like `kind load
+    docker-image`); prints `unchanged` when the node already has that exact image."""
+    from tools.cluster import images
+
+    state = running_state()
+    if not state.get("node"):
+        raise ClusterError("the cluster has kwok nodes only: nothing to load images into")
+    for ref in args.images:
+        print(f"{ref}: {images.load(pins.default_run_dir(), ref)}", flush=True)
 
 
 def cmd_status(args: argparse.Namespace) -> None:
@@ -491,12 +674,29 @@ def cmd_status(args: argparse.Namespace) -> None:
         print(f"{entry['name']:<24} pid {entry['pid']:<8} {'running' if alive else 'NOT RUNNING'}")
     try:
         print(f"{'api /readyz':<24} {api_request(state, 'GET', '/readyz')}")
-        for node in api_request(state, "GET", "/api/v1/nodes")["items"]:
-            ready = next((c["status"] for c in node["status"].get("conditions", []) if c["type"] == "Ready"), "Unknown")
-            print(f"{'node ' + node['metadata']['name']:<24} Ready={ready}")
+        for item in api_request(state, "GET", "/api/v1/nodes")["items"]:
+            ready = next((c["status"] for c in item["status"].get("conditions", []) if c["type"] == "Ready"), "Unknown")
+            healthy &= ready == "True"
+            print(f"{'node ' + item['metadata']['name']:<24} Ready={ready}")
     except (OSError, urllib.error.URLError) as error:
         healthy = False
         print(f"{'api':<24} unreachable: {error}")
+    if state.get("node"):
+        p = state["ports"]
+        checks = {
+            "ingress (traefik ping)": f"http://127.0.0.1:{p['ingress-ping']}/ping",
+            "dns (coredns ready)": f"http://127.0.0.1:{p['dns-ready']}/ready",
+        }
+        for label, url in checks.items():
+            try:
+                ok = http_ok(url)
+            except (OSError, urllib.error.URLError):
+                ok = False
+            healthy &= ok
+            print(f"{label:<24} {'ok' if ok else 'NOT OK'}")
+        db = database.is_up(state["node"].get("database", {}))
+        healthy &= db
+        print(f"{'database (TLS, SCRAM)':<24} {'ok' if db else 'NOT OK'}")
     print(env_line(state))
     sys.exit(0 if healthy else 1)
 
@@ -507,12 +707,25 @@ def main(argv: list[str] | None = None) -> None:
     build_parser = sub.add_parser("build", help="build and cache the binaries")
     build_parser.add_argument("--force", action="store_true", help="rebuild even if cached")
     build_parser.set_defaults(func=cmd_build)
-    for name, func in (("up", cmd_up), ("down", cmd_down), ("env", cmd_env), ("status", cmd_status)):
+    up_parser = sub.add_parser("up", help="start the cluster")
+    up_parser.add_argument(
+        "--nodes", choices=("real", "kwok"), help="a real node (default; TODO_CLUSTER_NODES) or two kwok nodes"
+    )
+    up_parser.set_defaults(func=cmd_up)
+    load_parser = sub.add_parser("load-image", help="copy images from the local Docker engine into the node")
+    load_parser.add_argument("images", nargs="+", metavar="IMAGE")
+    load_parser.set_defaults(func=cmd_load_image)
+    for name, func in (
+        ("down", cmd_down),
+        ("env", cmd_env),
+        ("status", cmd_status),
+        ("database-url", cmd_database_url),
+    ):
         sub.add_parser(name).set_defaults(func=func)
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except (ClusterError, build.BuildError) as error:
+    except (ClusterError, build.BuildError, node.NodeError) as error:
         sys.exit(f"[cluster] ERROR: {error}")
 
 

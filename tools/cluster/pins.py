@@ -21,6 +21,19 @@ STAGING_OVERRIDES = {"k8s.io/endpointslice": "v0.32.12"}
 # kwok v0.7.0 needs go >= 1.24; it plays kubelet for fake nodes.
 KWOK_VERSION = "v0.7.0"
 
+# The real node's cluster DNS and Ingress controller, built from their Go modules like the
+# rest. CoreDNS 1.12 serves the Kubernetes 1.32 API fine (1.32 itself ships CoreDNS 1.11.3).
+COREDNS_VERSION = "v1.12.4"
+# Traefik 3.6, not 3.7: 3.7.x needs a nested module that the Go module proxy does not serve.
+TRAEFIK_VERSION = "v3.6.12"
+# Traefik's own go.mod replaces these forks; a `replace` of a dependency is ignored, so the
+# wrapper module repeats them (copied from traefik v3.6.12's go.mod).
+TRAEFIK_REPLACES = (
+    "github.com/abbot/go-http-auth => github.com/containous/go-http-auth v0.4.1-0.20200324110947-a37a7636d23e",
+    "github.com/gorilla/mux => github.com/containous/mux v0.0.0-20250523120546-41b6ec3aed59",
+    "github.com/mailgun/minheap => github.com/containous/minheap v0.0.0-20190809180810-6e71eb837595",
+)
+
 
 def staging_version(kubernetes_version: str = KUBERNETES_VERSION) -> str:
     """k8s.io/kubernetes v1.X.Y publishes its staging modules (k8s.io/api, ...) as v0.X.Y."""
@@ -48,3 +61,14 @@ def default_run_dir() -> Path:
 
 
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kwok")
+ADDONS = {"coredns": COREDNS_VERSION, "traefik": TRAEFIK_VERSION}
+
+
+def addon_bin_dir() -> Path:
+    """coredns and traefik, keyed by their own versions (not the Kubernetes one)."""
+    return cache_root() / "addons" / "bin"
+
+
+def addon_go_dir() -> Path:
+    """One Go module and build cache for the add-ons: both are content-addressed, so sharing is safe."""
+    return cache_root() / "addons" / "go"

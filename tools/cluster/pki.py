@@ -132,3 +132,24 @@ def generate(directory: Path, service_ip: str) -> dict[str, Path]:
         sa_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     return paths
+
+
+def server_certificate(
+    directory: Path, common_name: str, addresses: list[str], ca_cert_path: str, ca_key_path: str
+) -> tuple[Path, Path]:
+    """A serving certificate for `addresses` (IPs), signed by the run's CA; returns (cert, key)."""
+    ca_cert = x509.load_pem_x509_certificate(Path(ca_cert_path).read_bytes())
+    ca_key = serialization.load_pem_private_key(Path(ca_key_path).read_bytes(), password=None)
+    key = _key()
+    cert = (
+        _builder(_name(common_name), ca_cert.subject, key.public_key())
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]), critical=False
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / f"{common_name}.crt", directory / f"{common_name}.key"
+    _write_key(key_path, key)
+    _write_cert(cert_path, cert)
+    return cert_path, key_path
