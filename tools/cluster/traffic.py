@@ -28,6 +28,7 @@ class Sample:
     status: int | None  # None: no HTTP answer (connection error or timeout)
     seconds: float
     error: str = ""
+    retry_after: str | None = None
 
 
 @dataclass
@@ -68,10 +69,9 @@ class Traffic:
     def _record(self, kind: str, started: float, response: httpx.Response | None, error: str = "") -> None:
         with self._lock:
             self._count += 1
-            self.samples.append(
-                Sample(started, kind, response.status_code if response is not None else None,
-                       time.monotonic() - started, error)
-            )  # fmt: skip
+            status = response.status_code if response is not None else None
+            retry_after = response.headers.get("retry-after") if response is not None else None
+            self.samples.append(Sample(started, kind, status, time.monotonic() - started, error, retry_after))
             if self._count >= self.max_requests:
                 self._stop.set()
 

@@ -1,0 +1,280 @@
+"""Fault-under-load scenarios on the real node, shared by the cluster tier's tests (which assert
+the bars) and bench/faults_under_load.py (which runs them longer and prints the numbers).
+
+Each scenario starts bounded traffic through the Ingress on 127.0.0.1 (tools.cluster.traffic),
+does one thing to the cluster, lets the traffic run on, and returns what a client saw: requests
+by status, latency before/during/after, writes that got 2xx but are not in the database (or are
+there twice), and the times that matter (to NotReady, to recovery).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from tools.cluster import faults
+from tools.cluster.traffic import Traffic
+
+
+@dataclass
+class Cluster:
+    """What a scenario needs to act on a running real node."""
+
+    state: dict
+    env: dict[str, str]
+    kubectl: str
+    deploy: Callable[..., subprocess.CompletedProcess]
+    namespace: str = "todo"
+    release: str = "todo"
+
+    @property
+    def ingress(self) -> str:
+        return self.state["node"]["ingress_url"]
+
+    def admin_db_url(self) -> str:
+        return self.state["node"]["database"]["admin_url"].replace("/postgres?", "/todo?")
+
+    def k(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [self.kubectl, "-n", self.namespace, *args], env=self.env, capture_output=True, text=True, check=check,
+            timeout=300,
+        )  # fmt: skip
+
+    def pods(self, component: str) -> list[dict]:
+        selector = f"app.kubernetes.io/instance={self.release},app.kubernetes.io/component={component}"
+        return json.loads(self.k("get", "pods", "-l", selector, "-o", "json").stdout)["items"]
+
+    def ready_pods(self, component: str) -> list[str]:
+        return [
+            p["metadata"]["name"]
+            for p in self.pods(component)
+            if not p["metadata"].get("deletionTimestamp")
+            and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
+        ]
+
+    def restarts(self, component: str) -> int:
+        return sum(s["restartCount"] for p in self.pods(component) for s in p["status"].get("containerStatuses", []))
+
+    def wait(self, what: str, predicate: Callable[[], bool], timeout: float = 180) -> float:
+        started = time.monotonic()
+        while not predicate():
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"{what} not reached within {timeout:.0f}s")
+            time.sleep(0.25)
+        return time.monotonic() - started
+
+
+@dataclass
+class Result:
+    name: str
+    traffic: Traffic
+    marks: dict[str, float] = field(default_factory=dict)  # event -> monotonic time
+    numbers: dict[str, float] = field(default_factory=dict)
+    lost_writes: int = 0
+    duplicate_writes: int = 0
+
+    def report(self) -> str:
+        t = self.traffic
+        lines = [f"== {self.name}", f"  all:     {t.summary()}"]
+        if "fault" in self.marks:
+            start, end = self.marks["fault"], self.marks.get("recovered", self.marks["fault"])
+            lines += [
+                f"  before:  {t.summary(until=start)}",
+                f"  during:  {t.summary(since=start, until=max(end, start + 0.001))}",
+                f"  after:   {t.summary(since=end)}",
+            ]
+        lines.append(f"  writes:  {sum(len(v) for v in t.created.values())} acknowledged, {self.lost_writes} lost, "
+                     f"{self.duplicate_writes} duplicated")  # fmt: skip
+        lines += [f"  {key}: {value:.1f}" for key, value in self.numbers.items()]
+        return "\n".join(lines)
+
+
+def check_writes(cluster: Cluster, result: Result) -> None:
+    """Every create that got a 201 is in the database exactly once."""
+    acknowledged = [task_id for ids in result.traffic.created.values() for task_id in ids]
+    with psycopg.connect(cluster.admin_db_url(), connect_timeout=5) as conn:
+        rows = conn.execute("SELECT id, count(*) FROM tasks WHERE id = ANY(%s) GROUP BY id", [acknowledged]).fetchall()
+    found = dict(rows)
+    result.lost_writes = sum(1 for task_id in acknowledged if task_id not in found)
+    result.duplicate_writes = len(acknowledged) - len(set(acknowledged))
+
+
+def _traffic(cluster: Cluster, seconds: float, users: int = 3) -> Traffic:
+    return Traffic(cluster.ingress, users=users, visitors=1, seconds=seconds).start()
+
+
+def rolling_update(cluster: Cluster, seconds: float = 150, log_level: str = "debug") -> Result:
+    """A ConfigMap change through the real deploy path rolls both Deployments under load."""
+    traffic = _traffic(cluster, seconds)
+    result = Result("rolling update (ConfigMap change)", traffic)
+    try:
+        time.sleep(5)
+        result.marks["fault"] = time.monotonic()
+        deployed = cluster.deploy("-e", json.dumps({"release_values": {"config": {"logLevel": log_level}}}))
+        if deployed.returncode != 0:
+            raise RuntimeError(f"deploy failed:\n{deployed.stdout[-5000:]}")
+        result.marks["recovered"] = time.monotonic()
+        result.numbers["rollout seconds"] = result.marks["recovered"] - result.marks["fault"]
+        time.sleep(5)
+    finally:
+        traffic.stop()
+        traffic.close()
+    check_writes(cluster, result)
+    return result
+
+
+def pod_kills(cluster: Cluster, seconds: float = 120) -> Result:
+    """`kubectl delete pod` of a backend pod, then of a frontend pod, then SIGKILL of a backend
+    container (its process dies at once; kubelet restarts it)."""
+    traffic = _traffic(cluster, seconds)
+    result = Result("pod kills (delete backend, delete frontend, SIGKILL a backend container)", traffic)
+    try:
+        time.sleep(5)
+        result.marks["fault"] = time.monotonic()
+        for component in ("backend", "frontend"):
+            victim = cluster.ready_pods(component)[0]
+            cluster.k("delete", "pod", victim, "--wait=false")
+            waited = cluster.wait(
+                f"{component} back to 2 ready pods",
+                lambda c=component, v=victim: len(cluster.ready_pods(c)) == 2 and v not in cluster.ready_pods(c),
+            )
+            result.numbers[f"{component} delete -> replacement Ready (s)"] = waited
+        pod = cluster.pods("backend")[0]
+        container_id = pod["status"]["containerStatuses"][0]["containerID"].removeprefix("containerd://")
+        before = cluster.restarts("backend")
+        result.marks["sigkill"] = time.monotonic()
+        faults.kill_container(cluster.state, container_id)
+        waited = cluster.wait(
+            "the killed container restarted and Ready",
+            lambda: cluster.restarts("backend") > before and len(cluster.ready_pods("backend")) == 2,
+        )
+        result.numbers["SIGKILL -> container restarted and Ready (s)"] = waited
+        result.marks["recovered"] = time.monotonic()
+        time.sleep(5)
+    finally:
+        traffic.stop()
+        traffic.close()
+    check_writes(cluster, result)
+    return result
+
+
+def database_outage(
+    cluster: Cluster, outage: float = 30, seconds: float = 110, during: Callable[[], None] | None = None
+) -> Result:
+    """The pods' packets to the database are dropped for `outage` seconds; `during` runs once
+    the backend pods are NotReady (e.g. to look at the page a person sees then)."""
+    restarts_before = {c: cluster.restarts(c) for c in ("backend", "frontend")}
+    traffic = _traffic(cluster, seconds)
+    result = Result(f"database unreachable for {outage:.0f}s", traffic)
+    try:
+        time.sleep(5)
+        result.marks["fault"] = time.monotonic()
+        faults.block_database(cluster.state)
+        try:
+            result.numbers["to NotReady (s)"] = cluster.wait(
+                "backend pods NotReady", lambda: cluster.ready_pods("backend") == [], timeout=outage + 60
+            )
+            if during is not None:
+                during()
+            remaining = outage - (time.monotonic() - result.marks["fault"])
+            if remaining > 0:
+                time.sleep(remaining)
+        finally:
+            faults.unblock_database(cluster.state)
+        result.marks["restored"] = time.monotonic()
+        result.numbers["to Ready again after the database returned (s)"] = cluster.wait(
+            "backend pods Ready", lambda: len(cluster.ready_pods("backend")) == 2, timeout=120
+        )
+        result.marks["recovered"] = time.monotonic()
+        time.sleep(5)
+    finally:
+        traffic.stop()
+        traffic.close()
+    restored = result.marks["restored"]
+    first_ok = next(
+        (s.started for s in traffic.samples if s.kind == "list" and s.status == 200 and s.started >= restored), None
+    )
+    if first_ok is not None:
+        result.numbers["to first 200 on the task list after the database returned (s)"] = (
+            first_ok - result.marks["restored"]
+        )
+    result.numbers["restarts during the outage"] = sum(
+        cluster.restarts(c) - restarts_before[c] for c in ("backend", "frontend")
+    )
+    check_writes(cluster, result)
+    return result
+
+
+def slow_database(cluster: Cluster, delay: float = 0.05, seconds: float = 40) -> Result:
+    """Every chunk between the pods and the database delayed by `delay` seconds each way."""
+    with faults.SlowDatabase(cluster.state, delay):
+        # Pooled connections were opened directly: end them so the pool reconnects through the proxy.
+        with psycopg.connect(cluster.admin_db_url(), connect_timeout=5, autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'todo'")
+        time.sleep(1)
+        traffic = _traffic(cluster, seconds)
+        result = Result(f"slow database (+{delay * 1000:.0f} ms each way per chunk)", traffic)
+        try:
+            time.sleep(seconds)
+        finally:
+            traffic.stop()
+            traffic.close()
+    check_writes(cluster, result)
+    lists = sorted(s.seconds for s in traffic.samples if s.kind == "list" and s.status == 200)
+    if lists:
+        result.numbers["task list p95 (ms)"] = lists[int(0.95 * (len(lists) - 1))] * 1000
+    return result
+
+
+def write_report(results: list[Result], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n\n".join(r.report() for r in results) + "\n")
+
+
+def latency_report(base_url: str, concurrency: int = 16, seconds: float = 10) -> str:
+    """p50/p95 of /api/v1/health and of the signed-in task page at `concurrency`, through the Ingress."""
+    import concurrent.futures
+    import secrets as _secrets
+
+    import httpx
+
+    email, password = f"sc003-{_secrets.token_hex(4)}@example.test", _secrets.token_urlsafe(16)
+    with httpx.Client(base_url=base_url, timeout=10, trust_env=False) as client:
+        client.post("/api/v1/auth/register", json={"email": email, "password": password}).raise_for_status()
+        client.post("/api/v1/auth/login", json={"email": email, "password": password}).raise_for_status()
+        for n in range(25):
+            client.post("/api/v1/tasks", json={"title": f"task {n}"}).raise_for_status()
+        cookies = dict(client.cookies)
+    lines = []
+    for label, path in (("GET /api/v1/health", "/api/v1/health"), ("signed-in task page", "/")):
+        deadline = time.monotonic() + seconds
+        latencies: list[float] = []
+        errors = 0
+
+        def worker(path: str = path, deadline: float = deadline, latencies: list[float] = latencies) -> int:
+            failed = 0
+            with httpx.Client(base_url=base_url, timeout=10, trust_env=False, cookies=cookies) as c:
+                while time.monotonic() < deadline and len(latencies) < 50_000:
+                    started = time.monotonic()
+                    response = c.get(path)
+                    latencies.append(time.monotonic() - started)
+                    failed += response.status_code != 200
+            return failed
+
+        with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+            errors = sum(pool.map(lambda _: worker(), range(concurrency)))
+        ordered = sorted(latencies)
+        p50, p95 = ordered[len(ordered) // 2] * 1000, ordered[int(0.95 * (len(ordered) - 1))] * 1000
+        lines.append(
+            f"{label:<22} c={concurrency}: {len(ordered) / seconds:6.0f} req/s, p50 {p50:6.1f} ms, p95 {p95:6.1f} ms, "
+            f"non-200 {errors}"
+        )
+    import os
+
+    return f"SC-003 through the Ingress (load {os.getloadavg()[0]:.1f}):\n" + "\n".join(lines)
