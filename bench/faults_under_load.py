@@ -40,7 +40,9 @@ def main() -> None:
             TODO_CLUSTER_PORT_BASE="17043",
             TODO_CLUSTER_NODES="real",
             KUBECONFIG=str(Path(tmp) / "run" / "kubeconfig"),
-            PATH=f"{pins.cache_root() / 'tools' / 'bin'}{os.pathsep}{REPO / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
+            PATH=os.pathsep.join(
+                [str(pins.cache_root() / "tools" / "bin"), str(REPO / ".venv" / "bin"), os.environ["PATH"]]
+            ),
         )
         for name in ("DATABASE_URL", "AUTH_SECRET", "OPENAI_API_KEY"):
             env.pop(name, None)
