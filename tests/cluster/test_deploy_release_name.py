@@ -91,7 +91,8 @@ class Deployer:
         )
         output = result.stdout + result.stderr
         match = RECAP.search(result.stdout)
-        recap = dict(zip(("ok", "changed", "unreachable", "failed"), map(int, match.groups()), strict=True)) if match else {}
+        counts = map(int, match.groups()) if match else ()
+        recap = dict(zip(("ok", "changed", "unreachable", "failed"), counts, strict=False))
         return result.returncode, output, recap
 
     def deployment(self, component: str) -> client.V1Deployment:
