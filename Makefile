@@ -18,7 +18,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST := $(VENV_BIN)/pytest -p no:cacheprovider
 TIERS := lint unit backend frontend images chart cluster
 
-.PHONY: help preflight setup venv tools frontend-deps checkov cluster-tools deploy teardown status test test-fast services \
+.PHONY: help preflight setup venv tools frontend-deps checkov cluster-tools deploy teardown status test test-fast services system-deps postgres \
         cluster-up cluster-status cluster-down deploy-local \
         $(addprefix test-,$(TIERS)) test-lint-python test-lint-yaml \
         test-lint-ansible test-lint-helm test-lint-frontend lock bench clean
@@ -83,53 +83,58 @@ deploy-local: venv tools ## deploy-dev.yml onto the local cluster's real node (a
 	$(VENV_BIN)/python -m tools.cluster.deploy_local $(ANSIBLE_ARGS)
 
 # ---------------------------------------------------------------- test
-services: ## system packages, PostgreSQL and dockerd the tests need
+system-deps: ## the Debian packages the tests need (installs only missing ones; root)
 	bash scripts/system-deps.sh
+
+postgres: system-deps ## start the PostgreSQL the backend and e2e tests use (idempotent)
 	bash scripts/pg-up.sh
+
+services: postgres ## system packages, PostgreSQL and dockerd the tests need
 	$(VENV_BIN)/python -m tools.docker ensure-daemon
 
 test: setup services ## every tier, each timed; a summary line at the end
 	bash scripts/run-tiers.sh $(TIERS)
 
-test-fast: venv tools frontend-deps ## inner loop: lint + unit (no Docker, no cluster)
+test-fast: venv tools frontend-deps ## lint + unit: no cluster, but Docker (docker.io; the unit tests start dockerd, as root)
 	bash scripts/run-tiers.sh lint unit
 
 test-lint: test-lint-python test-lint-yaml test-lint-ansible test-lint-helm test-lint-frontend
 
-test-lint-python:
+# Every tier declares what it needs, so `make test-<tier>` works on a fresh clone.
+test-lint-python: venv
 	ruff check .
 
-test-lint-yaml:
+test-lint-yaml: venv
 	yamllint --strict .
 
-test-lint-ansible:
+test-lint-ansible: venv
 	ansible-lint --profile production
 
-test-lint-helm:
+test-lint-helm: tools
 	helm lint --strict chart/todo -f chart/todo/values-dev.yaml \
 	  --set existingSecret=lint-only --set backend.image.tag=lint --set frontend.image.tag=lint
 
 test-lint-frontend: frontend-deps
 	cd $(FRONTEND) && npm run --silent lint && npm run --silent typecheck
 
-test-unit:
+test-unit: venv tools
 	$(PYTEST) tests/unit --junitxml=$(ARTIFACTS)/junit/unit.xml
 
-test-backend:
+test-backend: venv postgres
 	$(PYTEST) apps/backend/tests --junitxml=$(ARTIFACTS)/junit/backend.xml
 
-test-frontend: frontend-deps
+test-frontend: venv frontend-deps postgres
 	cd $(FRONTEND) && npm test -- --reporter=default --reporter=junit \
 	  --outputFile.junit=$(CURDIR)/$(ARTIFACTS)/junit/frontend-unit.xml
 	$(PYTEST) tests/e2e --junitxml=$(ARTIFACTS)/junit/e2e.xml
 
-test-images:
+test-images: venv
 	$(PYTEST) tests/images --junitxml=$(ARTIFACTS)/junit/images.xml
 
-test-chart:
+test-chart: venv tools checkov
 	$(PYTEST) tests/chart --junitxml=$(ARTIFACTS)/junit/chart.xml
 
-test-cluster:
+test-cluster: venv tools cluster-tools frontend-deps services
 	$(PYTEST) tests/cluster --junitxml=$(ARTIFACTS)/junit/cluster.xml
 
 bench: setup services ## run every benchmark in bench/ (prints numbers)

@@ -237,6 +237,24 @@ def test_secret_change_changes_secret_checksum():
     )
 
 
+def test_existing_secret_checksum_value_drives_the_secret_checksum_in_helm_template(dev):
+    """The Ansible deploy passes a digest of the Secret's content: `helm template` (no cluster,
+    so no lookup) then renders a checksum that follows the content, and only the content."""
+    first, second = secrets.token_hex(32), secrets.token_hex(32)
+
+    def annotations(digest: str, name: str = "todo-backend") -> dict:
+        return pod_annotations(render(set_strings={"existingSecretChecksum": digest}), name)
+
+    def checksum(digest: str) -> str:
+        return annotations(digest)["checksum/secret"]
+
+    assert checksum(first) == checksum(first), "same content, same annotation: no rollout on a rerun"
+    assert checksum(first) != checksum(second), "changed content rolls the backend"
+    assert checksum(first) != pod_annotations(dev, "todo-backend")["checksum/secret"]
+    # The frontend does not read the Secret and does not roll with it.
+    assert "checksum/secret" not in annotations(first, "todo-frontend")
+
+
 # --- embedded PostgreSQL --------------------------------------------------------------
 
 

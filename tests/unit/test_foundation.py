@@ -64,3 +64,42 @@ def test_tier_summary_counts_real_junit_and_fails_on_failures_or_empty_runs(tmp_
     empty.mkdir()
     nothing = run([sys.executable, str(ROOT / "scripts/junit_summary.py"), str(empty)])
     assert nothing.returncode == 1 and "no test ran" in nothing.stderr
+
+
+# What each tier needs before its own command runs, as `make -n` prints it on a fresh clone.
+TIER_NEEDS = {
+    "test-lint-python": ["-m venv"],
+    "test-lint-yaml": ["-m venv"],
+    "test-lint-ansible": ["-m venv"],
+    "test-lint-helm": ["-m venv", "scripts/tools.py install"],
+    "test-unit": ["-m venv", "scripts/tools.py install"],
+    "test-backend": ["-m venv", "scripts/system-deps.sh", "scripts/pg-up.sh"],
+    "test-frontend": ["-m venv", "npm ci", "scripts/pg-up.sh"],
+    "test-images": ["-m venv"],
+    "test-chart": ["-m venv", "scripts/tools.py install", "scripts/checkov.sh --install-only"],
+    "test-cluster": ["-m venv", "scripts/tools.py install", "tools.cluster build", "scripts/system-deps.sh", "npm ci", "tools.docker ensure-daemon"],
+}
+LINTERS = (["ruff"], ["yamllint"], ["ansible-lint"], ["helm"])
+
+
+def test_each_tier_target_installs_what_it_needs_on_a_fresh_clone(tmp_path: Path):
+    """A fresh clone: no venv (VENV points at an empty directory) and no node_modules."""
+    fresh = tmp_path / "clone"
+    cloned = run(["git", "clone", "--quiet", "--local", "--depth", "1", f"file://{ROOT}", str(fresh)])
+    assert cloned.returncode == 0, cloned.stderr
+    (fresh / "Makefile").write_text((ROOT / "Makefile").read_text())  # this checkout's, committed or not
+    for target, needs in TIER_NEEDS.items():
+        plan = run(["make", "-n", "--no-print-directory", target, f"VENV={tmp_path / 'venv'}"], cwd=fresh)
+        assert plan.returncode == 0, plan.stderr
+        lines = plan.stdout.splitlines()
+        # The tier's own command: pytest, or the linter it runs.
+        main = max(i for i, line in enumerate(lines) if "pytest" in line or line.split()[:1] in LINTERS)
+        for need in needs:
+            first = next((i for i, line in enumerate(lines) if need in line), None)
+            assert first is not None and first < main, f"{target} does not run `{need}` first:\n{plan.stdout}"
+
+
+def test_make_help_says_test_fast_needs_docker():
+    listed = run(["make", "--no-print-directory", "help"], cwd=ROOT)
+    line = next(line for line in listed.stdout.splitlines() if line.split()[:1] == ["test-fast"])
+    assert "Docker" in line and "no Docker" not in line, line

@@ -129,6 +129,28 @@ def test_nothing_supplied_gives_the_embedded_defaults(world):
     assert again["values"]["AUTH_SECRET"] != values["AUTH_SECRET"]
 
 
+def test_checksum_follows_the_secret_content_and_only_it(world):
+    """secrets_checksum becomes the chart's checksum/secret annotation: equal inputs must give
+    an equal digest (a rerun does not roll), any changed, added or removed value a new one."""
+    url, auth, key = database_url(), secrets.token_urlsafe(40), f"sk-{secrets.token_urlsafe(24)}"
+    base = {"DATABASE_URL": url, "AUTH_SECRET": auth}
+    runs = {
+        "first": world.run(env=base)[1],
+        "again": world.run(env=base)[1],
+        "key-added": world.run(env={**base, "OPENAI_API_KEY": key})[1],
+        "auth-changed": world.run(env={**base, "AUTH_SECRET": secrets.token_urlsafe(40)})[1],
+    }
+    digests = {name: resolved["checksum"] for name, resolved in runs.items()}
+    assert all(len(d) == 64 and int(d, 16) >= 0 for d in digests.values()), digests
+    assert digests["first"] == digests["again"]
+    assert len({digests["first"], digests["key-added"], digests["auth-changed"]}) == 3
+    # The Secret's data: only supplied keys (no empty OPENAI_API_KEY), base64 as the API returns it.
+    assert runs["first"]["data"] == {k: base64.b64encode(v.encode()).decode() for k, v in base.items()}
+    assert set(runs["key-added"]["data"]) == {"DATABASE_URL", "AUTH_SECRET", "OPENAI_API_KEY"}
+    for value in (url, auth):
+        assert value not in digests["first"]
+
+
 @pytest.mark.parametrize(
     ("auth_secret", "accepted"),
     [("a" * 31, False), ("a" * 32, True), ("é" * 16, True), ("é" * 15 + "a", False)],

@@ -201,12 +201,16 @@ Call with (dict "ctx" $ "configMap" <name> "secret" <name> "api" true|false).
 {{- end }}
 
 {{/*
-checksum/secret: rolls pods when secret content changes. For an existingSecret the chart
-cannot see the values, so it hashes the live Secret (lookup; empty under `helm template`).
+checksum/secret: the one thing that rolls the backend when secret content changes. For an
+existingSecret the chart cannot see the values: it takes the digest its writer passes
+(existingSecretChecksum, what the Ansible deploy does), else it hashes the live Secret
+(lookup; empty under `helm template`).
 */}}
 {{- define "todo.secretChecksum" -}}
 {{- $parts := list -}}
-{{- if .Values.existingSecret -}}
+{{- if and .Values.existingSecret .Values.existingSecretChecksum -}}
+{{- $parts = append $parts (printf "%s=%s" .Values.existingSecret .Values.existingSecretChecksum) -}}
+{{- else if .Values.existingSecret -}}
 {{- $live := lookup "v1" "Secret" .Release.Namespace .Values.existingSecret -}}
 {{- $parts = append $parts (printf "%s=%s" .Values.existingSecret (toJson (dig "data" dict $live))) -}}
 {{- else -}}

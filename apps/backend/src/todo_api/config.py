@@ -1,6 +1,6 @@
 """Settings from the environment (pydantic-settings).
 
-Names are the shared contract (team CONVENTIONS / DESIGN.md): secrets DATABASE_URL, AUTH_SECRET,
+Names are the contract of docs/architecture.md (at the repository root): secrets DATABASE_URL, AUTH_SECRET,
 OPENAI_API_KEY; tuning ENVIRONMENT, LOG_LEVEL, OPENAI_*, DB_*, ACCESS_TOKEN_EXPIRE_MINUTES,
 COOKIE_SECURE, WEB_CONCURRENCY.
 

@@ -1,4 +1,4 @@
-// Shapes of the backend's JSON (shared/DESIGN.md, "The HTTP API").
+// Shapes of the backend's JSON (docs/architecture.md, "The HTTP API").
 
 export type Priority = "low" | "medium" | "high";
 export const PRIORITIES: readonly Priority[] = ["low", "medium", "high"];
