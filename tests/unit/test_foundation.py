@@ -77,7 +77,14 @@ TIER_NEEDS = {
     "test-frontend": ["-m venv", "npm ci", "scripts/pg-up.sh"],
     "test-images": ["-m venv"],
     "test-chart": ["-m venv", "scripts/tools.py install", "scripts/checkov.sh --install-only"],
-    "test-cluster": ["-m venv", "scripts/tools.py install", "tools.cluster build", "scripts/system-deps.sh", "npm ci", "tools.docker ensure-daemon"],
+    "test-cluster": [
+        "-m venv",
+        "scripts/tools.py install",
+        "tools.cluster build",
+        "scripts/system-deps.sh",
+        "npm ci",
+        "tools.docker ensure-daemon",
+    ],
 }
 LINTERS = (["ruff"], ["yamllint"], ["ansible-lint"], ["helm"])
 
