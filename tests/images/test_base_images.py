@@ -9,10 +9,14 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from pathlib import Path
 
 import pytest
 
 from tools.docker import apt_sources, base_images, containers, engine
+from tools.docker.base_images import NODE_TAG, NODE_VERSION, NPM_VERSION
+
+REPO = Path(__file__).resolve().parents[2]
 
 PYTHON_CHECK_DOCKERFILE = """\
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -24,7 +28,7 @@ CMD ["/opt/venv/bin/python", "-c", "import os, iniconfig; print(os.getuid(), os.
 """
 
 NODE_CHECK_DOCKERFILE = """\
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 FROM ${NODE_IMAGE}
 WORKDIR /app
 RUN npm install --no-audit --no-fund is-number@7.0.0
@@ -101,6 +105,15 @@ def test_recipe_hash_follows_ca_bundle_mirror_and_parent() -> None:
     assert base != debian_hash(other_mirror, b"ca-1")
     for derived in (base_images.python_recipe, base_images.node_recipe):
         assert base_images.recipe_hash(derived(base)) != base_images.recipe_hash(derived(debian_hash(sources, b"ca-2")))
+
+
+def test_node_base_is_a_supported_lts_and_every_use_names_it() -> None:
+    """Node 20 reached end of life in April 2026; the base follows the LTS line (even major)."""
+    major = int(NODE_VERSION.split(".")[0])
+    assert major >= 24 and major % 2 == 0, f"Node {NODE_VERSION} is not a supported LTS"
+    assert NODE_TAG.endswith(f"/node:{major}-bookworm"), NODE_TAG
+    assert f"ARG NODE_IMAGE=node:{major}-bookworm-slim" in (REPO / "apps/frontend/Dockerfile").read_text()
+    assert f"NODE_IMAGE: {NODE_TAG}" in (REPO / "molecule/cluster/molecule.yml").read_text()
 
 
 # ---------------------------------------------------------------- the images
@@ -190,11 +203,11 @@ def test_pip_in_docker_build_then_runs_as_non_root(base_images: dict[str, str], 
         engine.docker("image", "rm", tag, check=False)
 
 
-def test_node_image_runs_node_20_and_npm_reaches_registry(base_images: dict[str, str]) -> None:
+def test_node_image_runs_the_pinned_lts_node_and_npm_reaches_registry(base_images: dict[str, str]) -> None:
     out = run(base_images["node"], "sh", "-c", "node --version; npm --version; npm view is-number version")
     node_version, npm_version, is_number = out.split()
-    assert int(re.fullmatch(r"v(\d+)\.\d+\.\d+", node_version).group(1)) >= 20
-    assert re.fullmatch(r"\d+\.\d+\.\d+", npm_version)
+    assert node_version == f"v{NODE_VERSION}"
+    assert npm_version == NPM_VERSION
     assert re.fullmatch(r"\d+\.\d+\.\d+", is_number)
 
 
