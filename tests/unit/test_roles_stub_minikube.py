@@ -17,7 +17,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import ROOT, VENV_BIN, base_env, run_playbook
+
+from tools.cluster.pins import KUBERNETES_VERSION
 
 STUB_DIR = ROOT / "tests" / "unit" / "stub_minikube"
 PLAYBOOK = ROOT / "tests" / "unit" / "playbooks" / "stub_minikube_images.yml"
@@ -130,7 +133,11 @@ def test_first_run_starts_minikube_enables_ingress_and_builds_with_stub_minikube
     assert len(stage.calls("addons", "enable", "ingress")) == 1
     start = stage.calls("start")[0]
     assert start[start.index("--cpus") + 1] == "2" and start[start.index("--memory") + 1] == "4096mb"
-    assert stage.stub_state()["profiles"]["todo"]["running"] is True
+    # The Kubernetes the project tests, not the newer one this Minikube would pick by itself.
+    assert start[start.index("--kubernetes-version") + 1] == KUBERNETES_VERSION
+    assert "--cni" not in start, "no CNI asked for: Minikube's choice"
+    profile = stage.stub_state()["profiles"]["todo"]
+    assert profile["running"] is True and profile["kubernetes_version"] == KUBERNETES_VERSION
     # The facts handed to the next roles: IP, docker-env as a dict, and the real image IDs.
     assert facts["minikube_ip"] == "127.0.0.1"
     assert facts["minikube_docker_env"]["DOCKER_HOST"].startswith("unix://")
@@ -202,6 +209,38 @@ def test_too_few_resources_fail_before_starting_with_stub_minikube(stage):
     assert "Minikube out of resources: profile toosmall asks for 512 CPUs" in result["msg"]
     assert "Lower minikube_cpus / minikube_memory_mb" in result["msg"]
     assert stage.calls("start", "toosmall") == []
+
+
+def test_minikube_role_defaults_to_the_pinned_kubernetes_version():
+    defaults = yaml.safe_load((ROOT / "roles" / "minikube" / "defaults" / "main.yml").read_text())
+    assert defaults["minikube_kubernetes_version"] == KUBERNETES_VERSION
+
+
+def test_minikube_cni_reaches_minikube_start_with_stub_minikube(stage):
+    run, _ = stage.play("t1", minikube_profile="withcni", minikube_cni="calico")
+    assert run.returncode == 0, run.output[-4000:]
+    [start] = stage.calls("start", "withcni")
+    assert start[start.index("--cni") + 1] == "calico"
+    assert stage.stub_state()["profiles"]["withcni"]["cni"] == "calico"
+
+
+def test_a_profile_on_a_newer_kubernetes_fails_with_what_to_do_with_stub_minikube(stage):
+    """A stopped profile an earlier deploy created at Minikube's default (newer) Kubernetes:
+    minikube refuses the downgrade (exit 106), and the role says how to get going."""
+    state = stage.stub_state()
+    state["profiles"]["newer"] = {"running": False, "kubernetes_version": "v1.34.0", "addons": {}}
+    stage.state.write_text(json.dumps(state))
+    run, _ = stage.play("t1", minikube_profile="newer")
+    assert run.returncode != 0
+    result = run.task_result("minikube : Fail when Minikube did not start")
+    assert "was created with a newer Kubernetes than the v1.32.13 this project tests" in result["msg"]
+    assert "`minikube delete -p newer`" in result["msg"] and 'minikube_kubernetes_version=""' in result["msg"]
+    assert stage.stub_state()["profiles"]["newer"]["running"] is False
+
+    kept, _ = stage.play("t1", minikube_profile="newer", minikube_kubernetes_version="")
+    assert kept.returncode == 0, kept.output[-4000:]
+    newer = stage.stub_state()["profiles"]["newer"]
+    assert newer["running"] is True and newer["kubernetes_version"] == "v1.34.0"
 
 
 def test_missing_minikube_fails_with_a_clear_message_naming_it(tmp_path):
