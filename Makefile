@@ -57,7 +57,7 @@ lock: ## regenerate requirements/dev.txt from requirements/dev.in (pins)
 
 # ---------------------------------------------------------------- deploy
 preflight:
-	@bash scripts/preflight.sh
+	@PYTHON='$(PYTHON)' VENV='$(VENV)' bash scripts/preflight.sh
 
 deploy: preflight venv tools ## deploy to Minikube: ansible-playbook playbooks/deploy-dev.yml
 	ansible-playbook playbooks/deploy-dev.yml $(ANSIBLE_ARGS)
