@@ -18,7 +18,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST := $(VENV_BIN)/pytest -p no:cacheprovider
 TIERS := lint unit backend frontend images chart cluster
 
-.PHONY: help preflight setup venv tools frontend-deps checkov cluster-tools deploy teardown status test test-fast services system-deps postgres \
+.PHONY: help preflight setup venv tools deploy-tools frontend-deps checkov cluster-tools deploy teardown status test test-fast services system-deps postgres \
         cluster-up cluster-status cluster-down deploy-local \
         $(addprefix test-,$(TIERS)) test-lint-python test-lint-yaml \
         test-lint-ansible test-lint-helm test-lint-frontend lock bench clean
@@ -36,7 +36,11 @@ $(VENV)/.installed: requirements/dev.txt apps/backend/pyproject.toml
 venv: $(VENV)/.installed ## Python venv with pinned deploy/test tools
 
 tools: venv ## pinned helm + kubectl into $(TODO_CACHE)/tools (theirs if versions fit)
-	@$(VENV_BIN)/python scripts/tools.py install
+	@$(VENV_BIN)/python scripts/tools.py install helm kubectl
+
+# deploy, status and teardown run no kubectl: helm is all they need.
+deploy-tools: venv
+	@$(VENV_BIN)/python scripts/tools.py install helm
 
 $(FRONTEND)/node_modules/.package-lock.json: $(FRONTEND)/package-lock.json
 	cd $(FRONTEND) && npm ci --no-audit --no-fund
@@ -57,15 +61,15 @@ lock: ## regenerate requirements/dev.txt from requirements/dev.in (pins)
 
 # ---------------------------------------------------------------- deploy
 preflight:
-	@bash scripts/preflight.sh
+	@PYTHON='$(PYTHON)' VENV='$(VENV)' bash scripts/preflight.sh
 
-deploy: preflight venv tools ## deploy to Minikube: ansible-playbook playbooks/deploy-dev.yml
+deploy: preflight venv deploy-tools ## deploy to Minikube: ansible-playbook playbooks/deploy-dev.yml
 	ansible-playbook playbooks/deploy-dev.yml $(ANSIBLE_ARGS)
 
-teardown: venv tools ## remove the release and namespace (ANSIBLE_ARGS="-e todo_teardown_minikube=true" also deletes the profile)
+teardown: venv deploy-tools ## remove the release and namespace (ANSIBLE_ARGS="-e todo_teardown_minikube=true" also deletes the profile)
 	ansible-playbook playbooks/teardown.yml $(ANSIBLE_ARGS)
 
-status: venv tools ## release, pods, URL and health
+status: venv deploy-tools ## release, pods, URL and health
 	ansible-playbook playbooks/status.yml $(ANSIBLE_ARGS)
 
 # ---------------------------------------------------------------- local cluster with a real node

@@ -79,3 +79,14 @@ def test_values_files_hold_no_secret_values(values_file):
         lowered = path.lower().replace("_", "")
         if any(word in lowered for word in suspicious):
             assert not isinstance(value, str) or value == "", f"{values_file}: {path} looks like a secret value"
+
+
+def test_embedded_postgresql_is_a_current_patch_of_the_same_major():
+    # 15.10 was a year of CVE fixes behind. The major stays 15: a new one cannot start on the
+    # data directory an earlier deploy left on the PVC.
+    statefulset = render(sets={"postgresql.enabled": "true"}).get("StatefulSet", "todo-postgresql")
+    image = statefulset["spec"]["template"]["spec"]["containers"][0]["image"]
+    repository, tag = image.rsplit(":", 1)
+    major, minor = (int(part) for part in tag.split("-")[0].split("."))
+    assert repository == "postgres" and tag.endswith("-bookworm"), image
+    assert major == 15 and minor >= 18, image

@@ -9,10 +9,16 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from pathlib import Path
 
 import pytest
 
-from tools.docker import apt_sources, base_images, containers, engine
+from tools.docker import apt_sources, containers, engine
+
+# Under another name: the fixture `base_images` (the tags) would shadow the module in tests.
+from tools.docker import base_images as recipes
+
+REPO = Path(__file__).resolve().parents[2]
 
 PYTHON_CHECK_DOCKERFILE = """\
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -24,7 +30,7 @@ CMD ["/opt/venv/bin/python", "-c", "import os, iniconfig; print(os.getuid(), os.
 """
 
 NODE_CHECK_DOCKERFILE = """\
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 FROM ${NODE_IMAGE}
 WORKDIR /app
 RUN npm install --no-audit --no-fund is-number@7.0.0
@@ -93,14 +99,23 @@ def test_recipe_hash_follows_ca_bundle_mirror_and_parent() -> None:
     other_mirror = [apt_sources.AptSource("http://b.example/debian", ("bookworm",), ("main",))]
 
     def debian_hash(srcs: list[apt_sources.AptSource], ca: bytes) -> str:
-        return base_images.recipe_hash(base_images.debian_recipe(srcs, ca))
+        return recipes.recipe_hash(recipes.debian_recipe(srcs, ca))
 
     base = debian_hash(sources, b"ca-1")
     assert base == debian_hash(sources, b"ca-1")
     assert base != debian_hash(sources, b"ca-2")
     assert base != debian_hash(other_mirror, b"ca-1")
-    for derived in (base_images.python_recipe, base_images.node_recipe):
-        assert base_images.recipe_hash(derived(base)) != base_images.recipe_hash(derived(debian_hash(sources, b"ca-2")))
+    for derived in (recipes.python_recipe, recipes.node_recipe):
+        assert recipes.recipe_hash(derived(base)) != recipes.recipe_hash(derived(debian_hash(sources, b"ca-2")))
+
+
+def test_node_base_is_a_supported_lts_and_every_use_names_it() -> None:
+    """Node 20 reached end of life in April 2026; the base follows the LTS line (even major)."""
+    major = int(recipes.NODE_VERSION.split(".")[0])
+    assert major >= 24 and major % 2 == 0, f"Node {recipes.NODE_VERSION} is not a supported LTS"
+    assert recipes.NODE_TAG.endswith(f"/node:{major}-bookworm"), recipes.NODE_TAG
+    assert f"ARG NODE_IMAGE=node:{major}-bookworm-slim" in (REPO / "apps/frontend/Dockerfile").read_text()
+    assert f"NODE_IMAGE: {recipes.NODE_TAG}" in (REPO / "molecule/cluster/molecule.yml").read_text()
 
 
 # ---------------------------------------------------------------- the images
@@ -113,14 +128,14 @@ def test_ensure_daemon_leaves_a_running_daemon_alone(docker_daemon: None) -> Non
 def test_warm_build_reuses_images_by_recipe_label(base_images: dict[str, str]) -> None:
     before = {tag: engine.image_id(tag) for tag in base_images.values()}
     start = time.monotonic()
-    results = base_images.ensure_base_images()
+    results = recipes.ensure_base_images()
     elapsed = time.monotonic() - start
 
     assert [r.built for r in results] == [False, False, False]
     assert {tag: engine.image_id(tag) for tag in base_images.values()} == before
     assert elapsed < 30, f"a cached run took {elapsed:.1f}s"
     for tag in base_images.values():
-        assert re.fullmatch(r"[0-9a-f]{64}", engine.image_labels(tag)[base_images.RECIPE_LABEL])
+        assert re.fullmatch(r"[0-9a-f]{64}", engine.image_labels(tag)[recipes.RECIPE_LABEL])
 
 
 def test_debian_image_uses_host_mirror_and_has_user_tools(base_images: dict[str, str]) -> None:
@@ -139,22 +154,22 @@ def test_debian_image_uses_host_mirror_and_has_user_tools(base_images: dict[str,
 
 @pytest.mark.parametrize("name", ["debian", "python", "node"])
 def test_base_images_trust_every_host_ca(base_images: dict[str, str], name: str) -> None:
-    host = set(base_images.pem_certs(base_images.HOST_CA_BUNDLE.read_text()))
-    image = set(base_images.pem_certs(run(base_images[name], "cat", base_images.CA_BUNDLE)))
+    host = set(recipes.pem_certs(recipes.HOST_CA_BUNDLE.read_text()))
+    image = set(recipes.pem_certs(run(base_images[name], "cat", recipes.CA_BUNDLE)))
     assert host - image == set(), "host CAs missing in the image bundle"
 
     env = engine.docker("image", "inspect", "--format", "{{json .Config.Env}}", base_images[name]).stdout
-    for key, value in base_images.CA_ENV.items():
+    for key, value in recipes.CA_ENV.items():
         assert f'"{key}={value}"' in env
 
 
 def test_host_cas_survive_a_fresh_update_ca_certificates(base_images: dict[str, str]) -> None:
     """A Dockerfile that reinstalls ca-certificates or reruns update-ca-certificates keeps the proxy CA."""
-    host = set(base_images.pem_certs(base_images.HOST_CA_BUNDLE.read_text()))
+    host = set(recipes.pem_certs(recipes.HOST_CA_BUNDLE.read_text()))
     out = run(
-        base_images["debian"], "sh", "-c", f"update-ca-certificates --fresh >/dev/null && cat {base_images.CA_BUNDLE}"
+        base_images["debian"], "sh", "-c", f"update-ca-certificates --fresh >/dev/null && cat {recipes.CA_BUNDLE}"
     )
-    assert host - set(base_images.pem_certs(out)) == set()
+    assert host - set(recipes.pem_certs(out)) == set()
 
 
 def test_python_image_is_3_11_with_pip_and_venv(base_images: dict[str, str]) -> None:
@@ -190,11 +205,11 @@ def test_pip_in_docker_build_then_runs_as_non_root(base_images: dict[str, str], 
         engine.docker("image", "rm", tag, check=False)
 
 
-def test_node_image_runs_node_20_and_npm_reaches_registry(base_images: dict[str, str]) -> None:
+def test_node_image_runs_the_pinned_lts_node_and_npm_reaches_registry(base_images: dict[str, str]) -> None:
     out = run(base_images["node"], "sh", "-c", "node --version; npm --version; npm view is-number version")
     node_version, npm_version, is_number = out.split()
-    assert int(re.fullmatch(r"v(\d+)\.\d+\.\d+", node_version).group(1)) >= 20
-    assert re.fullmatch(r"\d+\.\d+\.\d+", npm_version)
+    assert node_version == f"v{recipes.NODE_VERSION}"
+    assert npm_version == recipes.NPM_VERSION
     assert re.fullmatch(r"\d+\.\d+\.\d+", is_number)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tools.docker import containers, engine
+from tools.docker.base_images import NODE_VERSION
 
 REPO = Path(__file__).resolve().parents[2]
 FRONTEND = REPO / "apps" / "frontend"
@@ -117,6 +118,11 @@ def test_static_assets_are_served(frontend) -> None:
     status, headers, _ = get(port, scripts[0])
     assert status == 200
     assert "javascript" in headers["content-type"]
+
+
+def test_server_runs_on_the_pinned_node_lts(frontend) -> None:
+    container, _ = frontend
+    assert container.exec("node", "--version").stdout.strip() == f"v{NODE_VERSION}"
 
 
 def test_server_process_is_not_root_and_cannot_write_the_app(frontend) -> None:

@@ -44,6 +44,34 @@ def test_make_deploy_without_minikube_fails_fast_naming_it(tmp_path: Path):
     assert not (tmp_path / ".cache").exists(), "preflight must fail before installing anything"
 
 
+def stand_in_python(bin_dir: Path, version: str) -> None:
+    """A stand-in for the user's interpreter: answers `--version` as CPython does, fails anything else."""
+    bin_dir.mkdir(exist_ok=True)
+    script = bin_dir / "python3"
+    script.write_text(f'#!/bin/sh\n[ "$1" = --version ] && echo "Python {version}" && exit 0\nexit 1\n')
+    script.chmod(0o755)
+
+
+def test_make_deploy_with_a_stand_in_python_3_10_stops_first_naming_the_fix(tmp_path: Path):
+    stand_in_python(tmp_path / "bin", "3.10.12")
+    venv = tmp_path / "venv"
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}", "HOME": str(tmp_path)}
+    result = run(["make", "--no-print-directory", "deploy", f"VENV={venv}"], cwd=ROOT, env=env)
+    assert result.returncode != 0
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("deploy: 'python3' is 3.10.12; Ansible (ansible-core 2.19) needs Python 3.11 or newer.")
+    assert "`make deploy PYTHON=python3.11`" in first and "apt-get install python3.11 python3.11-venv" in first
+    assert "minikube" not in result.stderr, "the Python check comes first and stops"
+    assert not venv.exists(), "preflight must fail before pip runs"
+
+
+def test_preflight_accepts_the_python_named_by_PYTHON(tmp_path: Path):
+    stand_in_python(tmp_path / "bin", "3.10.12")
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}", "PYTHON": sys.executable}
+    result = run(["bash", "scripts/preflight.sh"], cwd=ROOT, env=env)
+    assert "Python 3.11 or newer" not in result.stderr, result.stderr
+
+
 def test_tier_summary_counts_real_junit_and_fails_on_failures_or_empty_runs(tmp_path: Path):
     cases = tmp_path / "cases"
     cases.mkdir()

@@ -17,7 +17,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import ROOT, VENV_BIN, base_env, run_playbook
+
+from tools.cluster.pins import KUBERNETES_VERSION
 
 STUB_DIR = ROOT / "tests" / "unit" / "stub_minikube"
 PLAYBOOK = ROOT / "tests" / "unit" / "playbooks" / "stub_minikube_images.yml"
@@ -130,7 +133,11 @@ def test_first_run_starts_minikube_enables_ingress_and_builds_with_stub_minikube
     assert len(stage.calls("addons", "enable", "ingress")) == 1
     start = stage.calls("start")[0]
     assert start[start.index("--cpus") + 1] == "2" and start[start.index("--memory") + 1] == "4096mb"
-    assert stage.stub_state()["profiles"]["todo"]["running"] is True
+    # The Kubernetes the project tests, not the newer one this Minikube would pick by itself.
+    assert start[start.index("--kubernetes-version") + 1] == KUBERNETES_VERSION
+    assert "--cni" not in start, "no CNI asked for: Minikube's choice"
+    profile = stage.stub_state()["profiles"]["todo"]
+    assert profile["running"] is True and profile["kubernetes_version"] == KUBERNETES_VERSION
     # The facts handed to the next roles: IP, docker-env as a dict, and the real image IDs.
     assert facts["minikube_ip"] == "127.0.0.1"
     assert facts["minikube_docker_env"]["DOCKER_HOST"].startswith("unix://")
@@ -204,6 +211,38 @@ def test_too_few_resources_fail_before_starting_with_stub_minikube(stage):
     assert stage.calls("start", "toosmall") == []
 
 
+def test_minikube_role_defaults_to_the_pinned_kubernetes_version():
+    defaults = yaml.safe_load((ROOT / "roles" / "minikube" / "defaults" / "main.yml").read_text())
+    assert defaults["minikube_kubernetes_version"] == KUBERNETES_VERSION
+
+
+def test_minikube_cni_reaches_minikube_start_with_stub_minikube(stage):
+    run, _ = stage.play("t1", minikube_profile="withcni", minikube_cni="calico")
+    assert run.returncode == 0, run.output[-4000:]
+    [start] = stage.calls("start", "withcni")
+    assert start[start.index("--cni") + 1] == "calico"
+    assert stage.stub_state()["profiles"]["withcni"]["cni"] == "calico"
+
+
+def test_a_profile_on_a_newer_kubernetes_fails_with_what_to_do_with_stub_minikube(stage):
+    """A stopped profile an earlier deploy created at Minikube's default (newer) Kubernetes:
+    minikube refuses the downgrade (exit 106), and the role says how to get going."""
+    state = stage.stub_state()
+    state["profiles"]["newer"] = {"running": False, "kubernetes_version": "v1.34.0", "addons": {}}
+    stage.state.write_text(json.dumps(state))
+    run, _ = stage.play("t1", minikube_profile="newer")
+    assert run.returncode != 0
+    result = run.task_result("minikube : Fail when Minikube did not start")
+    assert "was created with a newer Kubernetes than the v1.32.13 this project tests" in result["msg"]
+    assert "`minikube delete -p newer`" in result["msg"] and 'minikube_kubernetes_version=""' in result["msg"]
+    assert stage.stub_state()["profiles"]["newer"]["running"] is False
+
+    kept, _ = stage.play("t1", minikube_profile="newer", minikube_kubernetes_version="")
+    assert kept.returncode == 0, kept.output[-4000:]
+    newer = stage.stub_state()["profiles"]["newer"]
+    assert newer["running"] is True and newer["kubernetes_version"] == "v1.34.0"
+
+
 def test_missing_minikube_fails_with_a_clear_message_naming_it(tmp_path):
     """deploy-dev.yml as `make deploy` runs it, on a PATH without minikube (nor helm/kubectl)."""
     bin_dir = tmp_path / "bin"
@@ -220,6 +259,27 @@ def test_missing_minikube_fails_with_a_clear_message_naming_it(tmp_path):
     assert "todo_manage_minikube=false" in run.stdout
     assert "Traceback" not in run.output
     assert run.recap["changed"] == 0
+
+
+def test_a_refused_helm_major_fails_naming_the_reason(tmp_path):
+    """The real pinned helm (3.17.2), with the refusal moved down to 3.0.0 for the test, takes
+    the branch a user's Helm 4 takes (no Helm 4 binary here)."""
+    helm = shutil.which("helm", path=base_env()["PATH"])
+    assert helm, "the pinned helm is needed (make tools)"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").symlink_to(docker_cli())
+    (bin_dir / "helm").symlink_to(helm)
+    env = base_env(TODO_CACHE=str(tmp_path / "cache"), HOME=str(tmp_path))
+    env["PATH"] = os.pathsep.join([str(bin_dir), str(VENV_BIN), "/usr/bin", "/bin"])
+    refused = json.dumps({"prerequisites_refused_from_versions": {"helm": "3.0.0"}})
+    run = run_playbook(ROOT / "playbooks" / "deploy-dev.yml", "-e", "todo_image_tag=unit", "-e", refused, env=env)
+    assert run.returncode == 2, run.output[-3000:]
+    assert (
+        f"helm 3.17.2 ({bin_dir / 'helm'}) is not supported: The deploy's kubernetes.core 6.2 works with Helm 3 only"
+        in run.stdout
+    )
+    assert "kubernetes.core/issues/1041" in run.stdout and "not Helm 4" in run.stdout
 
 
 def test_teardown_deletes_the_profile_only_when_asked_with_stub_minikube(tmp_path):

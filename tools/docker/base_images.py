@@ -5,7 +5,7 @@ bases and passes them to the Dockerfiles' base ARGs (PYTHON_IMAGE / NODE_IMAGE):
 
     todo-base/debian:bookworm       debootstrap --variant=minbase, then `docker import`
     todo-base/python:3.11-bookworm  Debian's python3.11 + pip + venv on top of it
-    todo-base/node:20-bookworm      official Node 20 binaries and npm, taken from the npm registry
+    todo-base/node:24-bookworm      official Node 24 (LTS) binaries and npm, taken from the npm registry
 
 Every image trusts the host's CA bundle (and points pip, requests, curl and Node at it), because
 registry traffic here passes a TLS-intercepting proxy. Images carry a label with a hash of their
@@ -47,7 +47,7 @@ from tools.docker.engine import (
 
 DEBIAN_TAG = "todo-base/debian:bookworm"
 PYTHON_TAG = "todo-base/python:3.11-bookworm"
-NODE_TAG = "todo-base/node:20-bookworm"
+NODE_TAG = "todo-base/node:24-bookworm"
 BASE_TAGS = {"debian": DEBIAN_TAG, "python": PYTHON_TAG, "node": NODE_TAG}
 
 RECIPE_LABEL = "todo.base-image.recipe-sha256"
@@ -57,15 +57,16 @@ CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # same path inside the images
 
 
 # Official Node.js builds as the npm registry ships them (package node-linux-<arch>: bin/node and
-# include/), plus the npm release Node 20 bundles. Integrity pins (npm dist.integrity, public
-# checksums, not secrets) guard the downloads.
-NODE_VERSION = "20.20.2"
-NPM_VERSION = "10.8.2"
+# include/), plus the npm release Node 24 bundles (24.22.0's changelog: "upgrade npm to 11.19.1").
+# Node 24 is the LTS line (Node 20 reached end of life in April 2026). Integrity pins (npm
+# dist.integrity, public checksums, not secrets) guard the downloads.
+NODE_VERSION = "24.22.3"
+NPM_VERSION = "11.19.1"
 NODE_DISTS = {
-    "x64": "sha512-PeHQM8wAdmHtZA1mBocygZxs5LiUWtsJezQTkBd0iY987KpGrD1O2tVEydvMZiuXceRanxt7rjTnDEBwOPujoQ==",  # pragma: allowlist secret  # noqa: E501
-    "arm64": "sha512-LCXJnNTFiyGuYBw2gZSI5OBFMbkjAPt8sqD/NKrWoE2QmDgSubTqFng6GaNJ9EJ8HpxBMGcWWpbbcs4Vo+CnGg==",  # pragma: allowlist secret  # noqa: E501
+    "x64": "sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==",  # pragma: allowlist secret  # noqa: E501
+    "arm64": "sha512-IZx0J52/1NDwAsY2iyWR9nlPIYuYviTWetjj8+ElvYQh2+XRhLfCfkbFEF/2O5vGI2hcUbyPNHV+nz342FbJXw==",  # pragma: allowlist secret  # noqa: E501
 }
-NPM_INTEGRITY = "sha512-x/AIjFIKRllrhcb48dqUNAAZl0ig9+qMuN91RpZo3Cb2+zuibfh+KISl6+kVVyktDz230JKc208UkQwwMqyB+w=="  # pragma: allowlist secret  # noqa: E501
+NPM_INTEGRITY = "sha512-ztsxKxt/kkIaAs+2i0GU6I+DRmUdrNasxTZKJe9TCdSjKxlhah/4r/hl5ygMD6XAg1qZ9c2TNomR4qgOydp10g=="  # pragma: allowlist secret  # noqa: E501
 
 # Environment baked into every base image so TLS through the proxy works for each client:
 # OpenSSL/Python ssl, requests (certifi otherwise), pip (its own certifi), curl, Node/npm.
