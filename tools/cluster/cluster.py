@@ -375,6 +375,8 @@ def component_commands(bin_dir: Path, run_dir: Path, state: dict) -> list[tuple[
                 # The API server reaches the real node's kubelet (logs, exec) with the admin identity.
                 f"--kubelet-client-certificate={c['admin_cert']}",
                 f"--kubelet-client-key={c['admin_key']}",
+                # The node's name resolves nowhere; its InternalIP (the bridge address) does.
+                "--kubelet-preferred-address-types=InternalIP",
                 "--profiling=false",
                 f"--cert-dir={run_dir / 'pki'}",
                 "--v=1",

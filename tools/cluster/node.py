@@ -267,6 +267,8 @@ def cni_config(run_dir: Path, network: NodeNetwork) -> dict:
                 "type": "bridge",
                 "bridge": network.bridge,
                 "isGateway": True,
+                # Else a pod has only its subnet route and Service IPs are "network unreachable".
+                "isDefaultGateway": True,
                 # Pods talk only to the node and each other: no masquerading to the outside.
                 "ipMasq": False,
                 # A pod reaching its own Service IP comes back through the bridge.
@@ -371,6 +373,8 @@ def kubelet_config(run_dir: Path, network: NodeNetwork, ports: dict[str, int], c
         },
         "authorization": {"mode": "AlwaysAllow"},
         "containerRuntimeEndpoint": f"unix://{containerd_paths(run_dir)['socket']}",
+        # Pod logs under the run dir too (default /var/log/pods would outlive `down`).
+        "podLogsDir": str(run_dir / "pod-logs"),
         "cgroupDriver": "cgroupfs",
         # cgroup v1 is what these machines have; 1.32 still runs on it when told so.
         "failCgroupV1": False,
