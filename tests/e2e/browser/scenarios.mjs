@@ -14,6 +14,7 @@ import {
   password,
   run,
   screenshot,
+  settled,
   signIn,
   signOut,
   signUp,
@@ -124,6 +125,7 @@ const scenarios = {
     await page.goto(`${BASE_URL}/`);
 
     step("screenshots at desktop and phone width");
+    await settled(page);
     await screenshot(page, "task-page-desktop");
     await page.setViewportSize({ width: 390, height: 844 });
     await screenshot(page, "task-page-phone");
@@ -256,6 +258,7 @@ const scenarios = {
 
     step("a session that ends mid-use sends the person to sign in, then back");
     await page.goto(`${BASE_URL}/?status=pending`);
+    await settled(page); // the browser's own follow-up requests are done: the next one is the add
     await page.context().clearCookies();
     await addForm(page).getByLabel("Title").fill("Written after the session ended");
     await addForm(page).getByRole("button", { name: "Add task" }).click();
