@@ -59,6 +59,16 @@ describe("TaskApp", () => {
     ]);
   });
 
+  it("says 'nothing matches' on an empty filtered view before the counts arrive", async () => {
+    const backend = fakeBackend([{ title: "Milk" }]);
+    const api = createApi({ fetch: backend.fetch });
+    const filters: TaskFilters = { status: "all", priority: "", q: "bread" };
+    render(<TaskApp initialFilters={filters} initialData={await loadFirstPage(api, filters)} today="2026-03-06" api={api} />);
+    expect(screen.getByText("No tasks match these filters.")).toBeTruthy();
+    await waitFor(() => expect(count("open")).toBe("1"));
+    expect(screen.getByText("No tasks match these filters.")).toBeTruthy();
+  });
+
   it("adds a task with all its fields and shows it at once", async () => {
     const backend = fakeBackend();
     await renderApp(backend);

@@ -253,7 +253,8 @@ export function TaskApp({ user: initialUser, initialFilters, initialData, today:
 
   const dismissUndo = useCallback(() => setDeleted(null), []);
   const onAssistantChange = useCallback(() => void refresh(), [refresh]);
-  const hasAnyTask = counts ? counts.open + counts.done > 0 : total > 0;
+  // Until the counts arrive, an empty filtered view means "nothing matches", not "no tasks".
+  const hasAnyTask = counts ? counts.open + counts.done > 0 : total > 0 || !isUnfiltered(filters);
 
   return (
     <div className="app">
