@@ -1,4 +1,5 @@
 import type { NextConfig } from "next";
+import { STATIC_SECURITY_HEADERS } from "./src/lib/security-headers";
 
 // One image serves every environment: nothing here depends on the environment at
 // build time. API_BASE_URL is read by server code at request time (see src/lib/config.ts).
@@ -13,6 +14,10 @@ const nextConfig: NextConfig = {
   // bundle lands at .next/standalone/server.js.
   outputFileTracingRoot: import.meta.dirname,
   turbopack: { root: import.meta.dirname },
+  // On every response; the per-response CSP (it needs a nonce) comes from src/proxy.ts.
+  async headers() {
+    return [{ source: "/:path*", headers: [...STATIC_SECURITY_HEADERS] }];
+  },
 };
 
 export default nextConfig;

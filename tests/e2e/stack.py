@@ -206,7 +206,7 @@ def ensure_frontend_built() -> None:
     BUILD_STAMP.write_text(wanted)
 
 
-def start_frontend(name: str, api_base_url: str) -> tuple[Proc, str]:
+def start_frontend(name: str, api_base_url: str, standalone: Path = STANDALONE) -> tuple[Proc, str]:
     port = free_port()
     env = base_env(
         NODE_ENV="production",
@@ -215,7 +215,7 @@ def start_frontend(name: str, api_base_url: str) -> tuple[Proc, str]:
         API_BASE_URL=api_base_url,
         NEXT_TELEMETRY_DISABLED="1",
     )
-    proc = start(name, ["node", str(STANDALONE / "server.js")], env, cwd=STANDALONE)
+    proc = start(name, ["node", str(standalone / "server.js")], env, cwd=standalone)
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/healthz", timeout=60, proc=proc.popen, log=proc.log)
     return proc, url

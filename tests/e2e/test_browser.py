@@ -41,6 +41,10 @@ def test_errors_a_person_can_act_on(scenario) -> None:
     assert "scenario errors: ok" in scenario("errors")
 
 
+def test_sign_in_next_cannot_leave_the_origin(scenario) -> None:
+    assert "scenario open-redirect: ok" in scenario("open-redirect")
+
+
 def test_backend_unreachable(scenario, e2e_stack: Urls) -> None:
     output = scenario("backend-unreachable", API_DOWN_URL=e2e_stack.api_down, ALL_DOWN_URL=e2e_stack.all_down)
     assert "scenario backend-unreachable: ok" in output

@@ -9,6 +9,8 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import secrets
+import shutil
 import time
 from pathlib import Path
 
@@ -48,6 +50,22 @@ def frontend_image(base_images: dict[str, str]) -> str:
     (ARTIFACTS / "images" / "frontend-image.json").write_text(json.dumps(report, indent=2))
     print(f"\n{TAG}: built in {seconds:.1f}s, {size / 1e6:.0f} MB")
     return TAG
+
+
+@pytest.fixture(scope="module")
+def image_built_beside_env_files(base_images: dict[str, str], tmp_path_factory: pytest.TempPathFactory):
+    """The image built from a copy of apps/frontend that also holds a developer's .env files,
+    each with a value generated here. Returns (tag, value). With the allowlist the context is
+    the same as the real one, so the build is a cache hit."""
+    context = tmp_path_factory.mktemp("frontend-context") / "frontend"
+    shutil.copytree(FRONTEND, context, ignore=shutil.ignore_patterns("node_modules", ".next", "test-artifacts"))
+    value = secrets.token_hex(16)
+    for name in (".env", ".env.local", ".env.production", ".env.production.local"):
+        (context / name).write_text(f"TODO_PROBE_VALUE={value}\nNEXT_PUBLIC_TODO_PROBE={value}\n")
+    tag = f"{TAG}-env-files"
+    docker_env.docker_build(context, None, tag, {"NODE_IMAGE": base_images["node"]})
+    yield tag, value
+    docker_env.docker("image", "rm", "--force", tag, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +161,18 @@ def test_image_ships_no_sources_or_dev_tools(frontend) -> None:
     listing = container.exec("ls", "/app", "/app/node_modules").stdout.split()
     for unwanted in ("src", "typescript", "vitest", "eslint", "playwright-core", "sharp", "package-lock.json"):
         assert unwanted not in listing, f"{unwanted} should not be in the runtime image"
+
+
+def test_local_env_files_do_not_reach_the_image(image_built_beside_env_files: tuple[str, str]) -> None:
+    tag, value = image_built_beside_env_files
+    found = docker_env.docker(
+        "run",
+        "--rm",
+        "--entrypoint",
+        "sh",
+        tag,
+        "-c",
+        f"ls -A /app; grep -rlF {value} /app || echo no-match",
+    ).stdout.split()
+    assert not [name for name in found if name.startswith(".env")], found
+    assert found[-1] == "no-match", f"the generated .env value is in the image: {found}"

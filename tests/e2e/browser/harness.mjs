@@ -141,6 +141,13 @@ export async function counts(page) {
   };
 }
 
+/** Waits until the page has what the browser fetches after the server's render: the
+ * signed-in person's name and the open/done counts. */
+export async function settled(page) {
+  await eventually(() => page.locator(".topbar__user").textContent().then((t) => t.trim() !== ""), true, "user shown");
+  await eventually(() => counts(page).then((c) => Number.isInteger(c.open) && Number.isInteger(c.done)), true, "counts shown");
+}
+
 export async function screenshot(page, name) {
   mkdirSync(ARTIFACT_DIR, { recursive: true });
   const file = path.join(ARTIFACT_DIR, `${name}.png`);

@@ -14,6 +14,7 @@ import {
   password,
   run,
   screenshot,
+  settled,
   signIn,
   signOut,
   signUp,
@@ -124,6 +125,7 @@ const scenarios = {
     await page.goto(`${BASE_URL}/`);
 
     step("screenshots at desktop and phone width");
+    await settled(page);
     await screenshot(page, "task-page-desktop");
     await page.setViewportSize({ width: 390, height: 844 });
     await screenshot(page, "task-page-phone");
@@ -256,6 +258,7 @@ const scenarios = {
 
     step("a session that ends mid-use sends the person to sign in, then back");
     await page.goto(`${BASE_URL}/?status=pending`);
+    await settled(page); // the browser's own follow-up requests are done: the next one is the add
     await page.context().clearCookies();
     await addForm(page).getByLabel("Title").fill("Written after the session ended");
     await addForm(page).getByRole("button", { name: "Add task" }).click();
@@ -273,6 +276,36 @@ const scenarios = {
     assert.equal(new URL(page.url()).searchParams.get("reason"), "expired");
     assert.equal(new URL(page.url()).searchParams.get("next"), "/?priority=high");
     await page.getByText("Your session has expired. Please sign in again.").waitFor();
+  },
+
+  /** next=/%09/evil.example (a TAB browsers strip, leaving //evil.example) keeps the person
+   * on this origin, after a real sign-in (client navigation) and when already signed in
+   * (the server's redirect). */
+  async "open-redirect"({ page }) {
+    const origin = new URL(BASE_URL).origin;
+    const leaving = [];
+    page.on("request", (r) => {
+      if (new URL(r.url()).origin !== origin) leaving.push(r.url());
+    });
+    const account = { email: uniqueEmail("redirect"), pass: password() };
+    await signUp(page, account);
+    await signOut(page);
+
+    step("sign in with a next that would leave the origin");
+    await page.goto(`${BASE_URL}/signin?next=/%09/evil.example`);
+    await signIn(page, account);
+    await page.waitForURL(`${BASE_URL}/`);
+    await page.getByRole("heading", { name: "Your tasks" }).waitFor();
+
+    step("already signed in: the server's redirect stays here too");
+    // Written as they appear in the query string: the page sees "/\t/evil.example", "/\evil.example", ...
+    for (const next of ["/%09/evil.example", "/%5Cevil.example", "//evil.example", "https://evil.example/"]) {
+      const response = await page.goto(`${BASE_URL}/signin?next=${next}`);
+      assert.equal(new URL(page.url()).origin, origin, `next=${next}`);
+      assert.equal(new URL(page.url()).pathname, "/", `next=${next}`);
+      assert.equal(response.status(), 200);
+    }
+    assert.deepEqual(leaving, [], "no request left the app's origin");
   },
 
   /** The API behind the proxy is down: the page says so and offers a retry. */

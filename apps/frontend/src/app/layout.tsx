@@ -1,6 +1,10 @@
 import type { Metadata, Viewport } from "next";
 import "./globals.css";
 
+// Every page is rendered per request, so each one carries its own CSP nonce (a page
+// prerendered at build time would have scripts without it, and the browser would block them).
+export const dynamic = "force-dynamic";
+
 export const metadata: Metadata = {
   title: "Todo",
   description: "Your tasks, with an assistant.",

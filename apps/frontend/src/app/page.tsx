@@ -4,7 +4,7 @@ import { BackendUnavailable } from "@/components/BackendUnavailable";
 import { ApiError } from "@/lib/errors";
 import { signInUrl } from "@/lib/navigation";
 import { serverApi } from "@/lib/server-api";
-import { loadTaskData } from "@/lib/task-data";
+import { loadFirstPage, type FirstPage } from "@/lib/task-data";
 import { filtersFromParams, filtersToSearch, localToday } from "@/lib/tasks";
 
 // Rendered per request: it reads the visitor's cookie and the backend's current data.
@@ -18,10 +18,12 @@ export default async function TaskPage({ searchParams }: { searchParams: SearchP
   const back = "/" + filtersToSearch(filters);
   if (!hasCookie) redirect(signInUrl(null, back));
 
-  let loaded;
+  // One backend request per render: the list (which also proves the session). The person's
+  // name and, on a filtered view, the open/done counts are fetched by the browser once the
+  // page is showing (TaskApp), so they never hold up the first byte.
+  let first: FirstPage;
   try {
-    const [user, data] = await Promise.all([api.me(), loadTaskData(api, filters)]);
-    loaded = { user, data };
+    first = await loadFirstPage(api, filters);
   } catch (error) {
     if (error instanceof ApiError && error.kind === "unauthorized") {
       redirect(signInUrl(hadSession ? "expired" : null, back));
@@ -30,5 +32,5 @@ export default async function TaskPage({ searchParams }: { searchParams: SearchP
     const detail = error instanceof ApiError && error.kind !== "network" ? error.message : undefined;
     return <BackendUnavailable detail={detail} />;
   }
-  return <TaskApp user={loaded.user} initialFilters={filters} initialData={loaded.data} today={localToday()} />;
+  return <TaskApp initialFilters={filters} initialData={first} today={localToday()} />;
 }

@@ -30,6 +30,17 @@ describe("AuthForm", () => {
     expect(api.login).toHaveBeenCalledWith({ email: "ada@example.com", password: "correct horse" });
   });
 
+  it("goes to / after sign-in when next would leave the origin (TAB is stripped by browsers)", async () => {
+    const api = fakeAuth();
+    const navigate = vi.fn();
+    render(<AuthForm mode="signin" next={"/\t/evil.example"} api={api} navigate={navigate} />);
+    const u = userEvent.setup();
+    await u.type(screen.getByLabelText("Email"), "ada@example.com");
+    await u.type(screen.getByLabelText("Password"), "correct horse");
+    await u.click(screen.getByRole("button", { name: "Sign in" }));
+    await waitFor(() => expect(navigate).toHaveBeenCalledWith("/"));
+  });
+
   it("checks the fields before asking the server", async () => {
     const api = fakeAuth();
     render(<AuthForm mode="signup" api={api} navigate={vi.fn()} />);

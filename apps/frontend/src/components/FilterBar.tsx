@@ -6,7 +6,8 @@ import { PRIORITIES, STATUS_FILTERS, type Priority, type StatusFilter, type Task
 
 export interface FilterBarProps {
   filters: TaskFilters;
-  counts: TaskCounts;
+  /** null while the browser is still fetching them. */
+  counts: TaskCounts | null;
   onStatus: (status: StatusFilter) => void;
   onPriority: (priority: Priority | "") => void;
   onSearch: (q: string) => void;
@@ -14,11 +15,9 @@ export interface FilterBarProps {
 
 export function FilterBar({ filters, counts, onStatus, onPriority, onSearch }: FilterBarProps) {
   const uid = useId();
-  const countFor: Record<StatusFilter, number> = {
-    all: counts.open + counts.done,
-    pending: counts.open,
-    completed: counts.done,
-  };
+  const countFor: Record<StatusFilter, number | string> = counts
+    ? { all: counts.open + counts.done, pending: counts.open, completed: counts.done }
+    : { all: "", pending: "", completed: "" };
   return (
     <div className="filters" role="search" aria-label="Filter tasks">
       <fieldset className="segmented">

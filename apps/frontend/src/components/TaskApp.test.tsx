@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { beforeEach, describe, expect, it } from "vitest";
 import { TaskApp } from "./TaskApp";
 import { createApi } from "@/lib/api";
-import { loadTaskData } from "@/lib/task-data";
+import { loadFirstPage, loadTaskData } from "@/lib/task-data";
 import type { TaskFilters } from "@/lib/types";
 import { fakeBackend, type FakeBackend } from "@/test/fake-backend";
 
@@ -37,6 +37,36 @@ describe("TaskApp", () => {
     expect(count("done")).toBe("1");
     expect(screen.getByText("Ada")).toBeTruthy();
     expect(screen.getByText(/Due 1 Mar 2026/).textContent).toMatch(/overdue/);
+  });
+
+  it("fetches what the server's one request left out: the person and, when filtered, the counts", async () => {
+    const backend = fakeBackend([{ title: "Milk" }, { title: "Taxes", completed: true }, { title: "Bread" }]);
+    backend.user = { id: 1, email: "grace@example.com", name: "Grace" };
+    const api = createApi({ fetch: backend.fetch });
+    const filters: TaskFilters = { status: "pending", priority: "", q: "bread" };
+    const first = await loadFirstPage(api, filters);
+    backend.calls.length = 0;
+    render(<TaskApp initialFilters={filters} initialData={first} today="2026-03-06" api={api} />);
+    expect(titles()).toEqual(["Bread"]);
+    expect(count("open")).toBe("–");
+    expect(await screen.findByText("Grace")).toBeTruthy();
+    await waitFor(() => expect(count("open")).toBe("2"));
+    expect(count("done")).toBe("1");
+    expect(backend.calls.map((c) => c.url).sort()).toEqual([
+      "/api/v1/auth/me",
+      "/api/v1/tasks?status=completed&limit=1",
+      "/api/v1/tasks?status=pending&limit=1",
+    ]);
+  });
+
+  it("says 'nothing matches' on an empty filtered view before the counts arrive", async () => {
+    const backend = fakeBackend([{ title: "Milk" }]);
+    const api = createApi({ fetch: backend.fetch });
+    const filters: TaskFilters = { status: "all", priority: "", q: "bread" };
+    render(<TaskApp initialFilters={filters} initialData={await loadFirstPage(api, filters)} today="2026-03-06" api={api} />);
+    expect(screen.getByText("No tasks match these filters.")).toBeTruthy();
+    await waitFor(() => expect(count("open")).toBe("1"));
+    expect(screen.getByText("No tasks match these filters.")).toBeTruthy();
   });
 
   it("adds a task with all its fields and shows it at once", async () => {

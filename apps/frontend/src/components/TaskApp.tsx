@@ -10,14 +10,16 @@ import { UndoToast } from "./UndoToast";
 import type { Api } from "@/lib/api";
 import { browserApi } from "@/lib/browser-api";
 import { ApiError, MESSAGES, type FieldErrors } from "@/lib/errors";
-import { loadTaskData, type TaskData } from "@/lib/task-data";
+import { loadCounts, loadTaskData, type FirstPage } from "@/lib/task-data";
 import { DEFAULT_FILTERS, PAGE_SIZE, filtersToSearch, isUnfiltered, localToday, matchesFilters } from "@/lib/tasks";
 import type { Task, TaskCounts, TaskFilters, TaskInput, User } from "@/lib/types";
 
 export interface TaskAppProps {
-  user: User;
+  /** The signed-in person; fetched by the browser when the server leaves it out. */
+  user?: User;
   initialFilters: TaskFilters;
-  initialData: TaskData;
+  /** The server's first page; counts it left out (null) are fetched by the browser. */
+  initialData: FirstPage;
   /** The server's date, used until the browser knows its own (keeps hydration stable). */
   today: string;
   /** Injected by tests; the browser uses same-origin /api. */
@@ -38,20 +40,22 @@ export function formErrorsFrom(error: unknown): FieldErrors {
   return { _form: error.message };
 }
 
-function adjustCounts(counts: TaskCounts, before: Task | null, after: Task | null): TaskCounts {
+function adjustCounts(counts: TaskCounts | null, before: Task | null, after: Task | null): TaskCounts | null {
+  if (!counts) return null; // not known yet: the refresh after every change brings them
   const next = { ...counts };
   if (before) next[before.completed ? "done" : "open"] -= 1;
   if (after) next[after.completed ? "done" : "open"] += 1;
   return { open: Math.max(0, next.open), done: Math.max(0, next.done) };
 }
 
-export function TaskApp({ user, initialFilters, initialData, today: serverToday, api: injected }: TaskAppProps) {
+export function TaskApp({ user: initialUser, initialFilters, initialData, today: serverToday, api: injected }: TaskAppProps) {
   const api = useMemo(() => injected ?? browserApi(), [injected]);
   const today = useSyncExternalStore(noSubscribe, () => localToday(), () => serverToday);
   const [filters, setFilters] = useState(initialFilters);
   const [items, setItems] = useState(initialData.page.items);
   const [total, setTotal] = useState(initialData.page.total);
-  const [counts, setCounts] = useState(initialData.counts);
+  const [counts, setCounts] = useState<TaskCounts | null>(initialData.counts);
+  const [user, setUser] = useState<User | null>(initialUser ?? null);
   const [editingId, setEditingId] = useState<Task["id"] | null>(null);
   const [banner, setBanner] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
@@ -67,6 +71,26 @@ export function TaskApp({ user, initialFilters, initialData, today: serverToday,
     if (error instanceof ApiError && error.kind === "unauthorized") return; // already redirecting
     setBanner(error instanceof ApiError ? error.message : MESSAGES.generic);
   }, []);
+
+  // What the server left out of its single request, fetched once the page is showing.
+  useEffect(() => {
+    let live = true;
+    if (!initialUser) {
+      api.me().then(
+        (me) => live && setUser(me),
+        (error: unknown) => live && showError(error),
+      );
+    }
+    if (!initialData.counts) {
+      loadCounts(api).then(
+        (loaded) => live && setCounts((known) => known ?? loaded),
+        (error: unknown) => live && showError(error),
+      );
+    }
+    return () => {
+      live = false;
+    };
+  }, [api, initialUser, initialData.counts, showError]);
 
   /** Re-reads the list and counts from the backend; the latest call wins. */
   const refresh = useCallback(
@@ -229,14 +253,15 @@ export function TaskApp({ user, initialFilters, initialData, today: serverToday,
 
   const dismissUndo = useCallback(() => setDeleted(null), []);
   const onAssistantChange = useCallback(() => void refresh(), [refresh]);
-  const hasAnyTask = counts.open + counts.done > 0;
+  // Until the counts arrive, an empty filtered view means "nothing matches", not "no tasks".
+  const hasAnyTask = counts ? counts.open + counts.done > 0 : total > 0 || !isUnfiltered(filters);
 
   return (
     <div className="app">
       <header className="topbar">
         <span className="brand">Todo</span>
-        <span className="topbar__user" title={user.email}>
-          {user.name || user.email}
+        <span className="topbar__user" title={user?.email}>
+          {user ? user.name || user.email : ""}
         </span>
         <SignOutButton api={api} />
       </header>
@@ -244,12 +269,12 @@ export function TaskApp({ user, initialFilters, initialData, today: serverToday,
         <section className="panel tasks" aria-labelledby="tasks-heading">
           <div className="tasks__head">
             <h1 id="tasks-heading">Your tasks</h1>
-            <p className="counts" aria-label={`${counts.open} open, ${counts.done} done`}>
+            <p className="counts" aria-label={counts ? `${counts.open} open, ${counts.done} done` : "Counting tasks"}>
               <span className="count count--open">
-                <strong data-testid="count-open">{counts.open}</strong> open
+                <strong data-testid="count-open">{counts ? counts.open : "–"}</strong> open
               </span>
               <span className="count count--done">
-                <strong data-testid="count-done">{counts.done}</strong> done
+                <strong data-testid="count-done">{counts ? counts.done : "–"}</strong> done
               </span>
             </p>
           </div>

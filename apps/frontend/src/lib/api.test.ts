@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { createApi } from "./api";
 import { ApiError } from "./errors";
-import { loadTaskData } from "./task-data";
+import { loadFirstPage, loadTaskData } from "./task-data";
 import { fakeBackend } from "@/test/fake-backend";
 
 function recordingFetch(status: number, body?: unknown) {
@@ -87,6 +87,16 @@ describe("loadTaskData", () => {
     expect(data.counts).toEqual({ open: 1, done: 1 });
     expect(data.page.items.map((t) => t.title)).toEqual(["b", "a"]);
     expect(backend.calls).toHaveLength(1);
+  });
+
+  it("renders from one request: counts only when the unfiltered page holds every task", async () => {
+    const backend = fakeBackend([{ title: "a" }, { title: "b", completed: true }]);
+    const api = createApi({ fetch: backend.fetch });
+    expect((await loadFirstPage(api, { status: "all", priority: "", q: "" })).counts).toEqual({ open: 1, done: 1 });
+    const filtered = await loadFirstPage(api, { status: "pending", priority: "", q: "a" });
+    expect(filtered.page.items.map((t) => t.title)).toEqual(["a"]);
+    expect(filtered.counts).toBeNull();
+    expect(backend.calls.map((c) => c.url)).toEqual(["/api/v1/tasks?limit=100", "/api/v1/tasks?status=pending&q=a&limit=100"]);
   });
 
   it("asks the backend for counts when filtered", async () => {

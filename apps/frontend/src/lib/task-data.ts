@@ -1,5 +1,6 @@
 // Loads what the task page shows: one page of the filtered list plus the open/done counts.
-// Shared by the server render and the browser's refreshes so both agree.
+// The server renders with one backend request (loadFirstPage); the browser fills in what
+// that leaves out and does every later refresh (loadTaskData), so both agree.
 
 import type { Api } from "./api";
 import { PAGE_SIZE, countTasks, isUnfiltered } from "./tasks";
@@ -10,15 +11,28 @@ export interface TaskData {
   counts: TaskCounts;
 }
 
+/** The first page; counts only when that page already holds every task (null: ask later). */
+export interface FirstPage {
+  page: TaskPage;
+  counts: TaskCounts | null;
+}
+
+const listPage = (api: Api, filters: TaskFilters) => api.listTasks({ ...filters, limit: PAGE_SIZE });
+
+/** One request: what the server needs to render the page (and to learn the session is valid). */
+export async function loadFirstPage(api: Api, filters: TaskFilters): Promise<FirstPage> {
+  const page = await listPage(api, filters);
+  // The unfiltered first page usually holds every task: count locally, no extra requests.
+  const complete = isUnfiltered(filters) && page.total <= page.items.length;
+  return { page, counts: complete ? countTasks(page.items) : null };
+}
+
 export async function loadTaskData(api: Api, filters: TaskFilters): Promise<TaskData> {
-  const list = api.listTasks({ ...filters, limit: PAGE_SIZE });
   if (isUnfiltered(filters)) {
-    const page = await list;
-    // The unfiltered first page usually holds every task: count locally, save two requests.
-    if (page.total <= page.items.length) return { page, counts: countTasks(page.items) };
-    return { page, counts: await loadCounts(api) };
+    const first = await loadFirstPage(api, filters);
+    return { page: first.page, counts: first.counts ?? (await loadCounts(api)) };
   }
-  const [page, counts] = await Promise.all([list, loadCounts(api)]);
+  const [page, counts] = await Promise.all([listPage(api, filters), loadCounts(api)]);
   return { page, counts };
 }
 

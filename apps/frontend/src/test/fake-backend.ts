@@ -2,7 +2,7 @@
 // exercise the real data layer (createApi) and components together. The browser e2e
 // test (tests/e2e) runs against the real backend.
 
-import type { Task } from "@/lib/types";
+import type { Task, User } from "@/lib/types";
 
 export interface FakeBackend {
   fetch: (input: string, init?: RequestInit) => Promise<Response>;
@@ -11,6 +11,8 @@ export interface FakeBackend {
   /** Next response override for a path prefix: a status and body, or "network" to throw. */
   failNext: (match: string, response: { status: number; body?: unknown } | "network") => void;
   chatReply: { reply: string; actions: unknown[] } | null;
+  /** Who GET /api/v1/auth/me says is signed in. */
+  user: User;
 }
 
 const json = (status: number, body?: unknown) =>
@@ -38,6 +40,7 @@ export function fakeBackend(initial: Partial<Task>[] = []): FakeBackend {
     tasks: initial.map(make),
     calls: [],
     chatReply: null,
+    user: { id: 1, email: "ada@example.com", name: "Ada" },
     failNext(match, response) {
       failures.push({ match, response });
     },
@@ -95,6 +98,7 @@ export function fakeBackend(initial: Partial<Task>[] = []): FakeBackend {
         return json(200, { conversation_id: "c0ffee00-0000-4000-8000-000000000000", ...backend.chatReply });
       }
       if (path === "/api/v1/auth/logout") return json(204);
+      if (path === "/api/v1/auth/me" && method === "GET") return json(200, backend.user);
       return json(404, { detail: "Not Found" });
     },
   };
