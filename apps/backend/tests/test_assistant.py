@@ -351,3 +351,22 @@ def test_whole_turn_is_bounded_fake_openai(ai, fake):
     elapsed = time.monotonic() - start
     assert response.status_code == 504
     assert elapsed < 5.5, elapsed
+
+
+def test_tool_schemas_are_generated_from_the_argument_models():
+    from todo_api.assistant.tools import TOOL_TABLE, TOOLS
+    from todo_api.models import PRIORITIES, TITLE_MAX
+
+    by_name = {tool["function"]["name"]: tool["function"] for tool in TOOLS}
+    assert list(by_name) == [tool.name for tool in TOOL_TABLE]
+    add = by_name["add_task"]["parameters"]
+    assert add["required"] == ["title"] and add["additionalProperties"] is False
+    assert add["properties"]["title"]["maxLength"] == TITLE_MAX
+    assert add["properties"]["priority"]["enum"] == list(PRIORITIES)
+    # Optional fields are offered as "leave it out", never as a nullable type.
+    assert by_name["update_task"]["parameters"]["properties"]["priority"] == {
+        "enum": list(PRIORITIES),
+        "type": "string",
+    }
+    for function in by_name.values():
+        assert "null" not in json.dumps(function["parameters"])

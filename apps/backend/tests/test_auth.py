@@ -10,8 +10,8 @@ import jwt
 from helpers import new_credentials, sign_up
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
-from todo_api.config import normalise_database_url
-from todo_api.security import SESSION_COOKIE
+from todo_api.core.config import normalise_database_url
+from todo_api.core.security import SESSION_COOKIE
 
 
 def test_register_returns_user_without_password_fields(client):

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from pgtools import free_port
 from servertools import serve_argv, wait_until_serving
-from todo_api.config import Settings
+from todo_api.core.config import Settings
 
 
 @pytest.fixture

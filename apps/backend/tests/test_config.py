@@ -16,8 +16,8 @@ from pgtools import admin_connect, free_port
 from servertools import serve_argv, wait_until_serving
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
-from todo_api.config import DRIVER, DatabaseSettings, Settings
-from todo_api.db import build_engine
+from todo_api.core.config import DRIVER, DatabaseSettings, Settings
+from todo_api.core.db import build_engine
 
 NEON_URL = (
     "postgresql://alex:{pw}@ep-cool-darkness-123456-pooler.us-east-2.aws.neon.tech/dbname"

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 from helpers import sign_up
-from todo_api.logging_setup import REDACTED, configure_logging
+from todo_api.core.logging_setup import REDACTED, configure_logging
 
 
 def test_liveness(client):

@@ -15,7 +15,7 @@ from alembic.script import ScriptDirectory
 from pgtools import create_database, drop_database, free_port
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.pool import NullPool
-from todo_api.config import DatabaseSettings, normalise_database_url
+from todo_api.core.config import DatabaseSettings, normalise_database_url
 from todo_api.migrate import ADVISORY_LOCK_KEY, alembic_config, current_revision, run
 from todo_api.models import Base
 

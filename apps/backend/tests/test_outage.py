@@ -14,7 +14,7 @@ import time
 import pytest
 from helpers import sign_up
 from pgtools import PrivateServer, TcpProxy, create_database
-from todo_api.config import DatabaseSettings
+from todo_api.core.config import DatabaseSettings
 from todo_api.migrate import run as run_migrations
 
 CONNECT_TIMEOUT = 2  # seconds; libpq's minimum

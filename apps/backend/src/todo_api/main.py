@@ -22,9 +22,9 @@ from sqlalchemy.orm import sessionmaker
 from . import __version__, errors
 from .api.routes import assistant, auth, health, tasks
 from .assistant.openai_client import ChatCompletionsClient
-from .config import ConfigError, Settings, get_settings
-from .db import build_engine, wait_for_database
-from .logging_setup import configure_logging
+from .core.config import ConfigError, Settings, get_settings
+from .core.db import build_engine, wait_for_database
+from .core.logging_setup import configure_logging
 from .middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 
 log = logging.getLogger("todo_api")

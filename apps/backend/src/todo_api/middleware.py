@@ -19,7 +19,7 @@ import uuid
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .logging_setup import request_id_var
+from .core.logging_setup import request_id_var
 
 access_log = logging.getLogger("todo_api.access")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

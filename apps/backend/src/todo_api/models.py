@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     BigInteger,
@@ -33,7 +33,10 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-PRIORITIES = ("low", "medium", "high")
+# The one definition of task priorities, in rank order: the API schemas, the database check,
+# the sort rank and the assistant's tool schemas all derive from it.
+Priority = Literal["low", "medium", "high"]
+PRIORITIES: tuple[str, ...] = get_args(Priority)
 TITLE_MAX = 200
 DESCRIPTION_MAX = 2000
 EMAIL_MAX = 254
@@ -62,7 +65,9 @@ class User(Base):
 class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
-        CheckConstraint("priority IN ('low', 'medium', 'high')", name="priority"),
+        CheckConstraint(
+            "priority IN ({})".format(", ".join(f"'{p}'" for p in PRIORITIES)), name="priority"
+        ),
         CheckConstraint("char_length(title) BETWEEN 1 AND 200", name="title_length"),
         Index("ix_tasks_user_id_created_at", "user_id", "created_at"),
     )

@@ -16,9 +16,8 @@ from pydantic import (
     field_validator,
 )
 
-from .models import DESCRIPTION_MAX, EMAIL_MAX, NAME_MAX, TITLE_MAX
+from .models import DESCRIPTION_MAX, EMAIL_MAX, NAME_MAX, TITLE_MAX, Priority
 
-Priority = Literal["low", "medium", "high"]
 StatusFilter = Literal["all", "pending", "completed"]
 SortKey = Literal[
     "created_at",

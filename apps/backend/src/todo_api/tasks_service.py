@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from .models import Task
+from .models import PRIORITIES, Task
 
-_PRIORITY_RANK = case({"low": 1, "medium": 2, "high": 3}, value=Task.priority)
+_PRIORITY_RANK = case({name: rank for rank, name in enumerate(PRIORITIES, 1)}, value=Task.priority)
 _SORT_COLUMNS = {
     "created_at": Task.created_at,
     "updated_at": Task.updated_at,

@@ -8,13 +8,13 @@ from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from ..config import Settings
+from .. import users_service
+from ..core.config import Settings
+from ..core.security import SESSION_COOKIE, InvalidToken, decode_access_token
 from ..models import User
-from ..security import SESSION_COOKIE, InvalidToken, decode_access_token
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -76,13 +76,13 @@ UserId = Annotated[int, Depends(get_user_id)]
 
 def require_user(session: Session, user_id: int) -> None:
     """401 if the token's user has been deleted since it was issued."""
-    if session.scalar(select(User.id).where(User.id == user_id)) is None:
+    if not users_service.exists(session, user_id):
         raise _UNAUTHENTICATED
 
 
 def get_current_user(user_id: UserId, session: SessionDep) -> User:
     try:
-        user = session.get(User, user_id)
+        user = users_service.get(session, user_id)
     finally:
         session.close()  # see releases_session; the loaded user stays usable
     if user is None:  # deleted since the token was issued

@@ -9,18 +9,17 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, HTTPException, Response, status
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
-from ...models import User
-from ...schemas import LoginRequest, LoginResponse, RegisterRequest, UserPublic
-from ...security import (
+from ... import users_service
+from ...core.security import (
     SESSION_COOKIE,
     create_access_token,
     hash_password,
     needs_rehash,
     verify_password,
 )
+from ...models import User
+from ...schemas import LoginRequest, LoginResponse, RegisterRequest, UserPublic
 from ..deps import CurrentUser, SessionDep, SettingsDep, releases_session
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -41,16 +40,14 @@ _BAD_CREDENTIALS = HTTPException(
 )
 @releases_session
 def register(body: RegisterRequest, session: SessionDep) -> User:
-    user = User(email=body.email, name=body.name, password_hash=hash_password(body.password))
-    session.add(user)
     try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
+        user = users_service.create(
+            session, email=body.email, name=body.name, password_hash=hash_password(body.password)
+        )
+    except users_service.EmailTaken:
         raise HTTPException(
             status.HTTP_409_CONFLICT, "An account with this email already exists"
         ) from None
-    session.refresh(user)
     log.info("user registered", extra={"user_id": user.id})
     return user
 
@@ -63,18 +60,13 @@ def login(
     body: LoginRequest, response: Response, session: SessionDep, settings: SettingsDep
 ) -> LoginResponse:
     email = body.email.strip().lower()
-    user = session.scalars(select(User).where(User.email == email)).one_or_none()
+    user = users_service.find_by_email(session, email)
     session.close()  # no pooled connection held through the (deliberately slow) hash check
     if not verify_password(user.password_hash if user else None, body.password) or user is None:
         log.info("login failed")
         raise _BAD_CREDENTIALS
     if needs_rehash(user.password_hash):
-        session.execute(
-            update(User)
-            .where(User.id == user.id)
-            .values(password_hash=hash_password(body.password))
-        )
-        session.commit()
+        users_service.set_password_hash(session, user.id, hash_password(body.password))
     token, expires = create_access_token(
         user.id, settings.auth_secret.get_secret_value(), settings.access_token_expire_minutes
     )

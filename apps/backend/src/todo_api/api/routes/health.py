@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ... import __version__
-from ...db import describe_db_error, ping
+from ...core.db import describe_db_error, ping
 from ...schemas import Health, Readiness
 
 router = APIRouter(prefix="/health", tags=["health"])
