@@ -23,7 +23,8 @@ def test_readiness(client):
     assert response.json() == {"status": "ok", "database": "ok"}
 
 
-def test_openapi_and_docs_are_under_api(client):
+def test_openapi_and_docs_are_under_api(db, make_client):
+    client = make_client(db.url, api_docs_enabled=True)
     spec = client.get("/api/openapi.json")
     assert spec.status_code == 200
     paths = spec.json()["paths"]

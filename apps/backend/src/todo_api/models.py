@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    UniqueConstraint,
     Uuid,
     func,
     text,
@@ -62,6 +63,21 @@ class User(Base):
     created_at: Mapped[dt.datetime] = _now_column()
 
 
+class UserSession(Base):
+    """One signed-in session. Tokens name their session (claim `sid`) and are accepted only
+    while its row exists: logout deletes it, a password change deletes all of a user's."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user_id", "user_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    created_at: Mapped[dt.datetime] = _now_column()
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
 class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
@@ -101,8 +117,10 @@ class ConversationMessage(Base):
     """One Chat Completions message, stored as sent/received so any replica can replay it."""
 
     __tablename__ = "conversation_messages"
+    # Unique: two turns racing on one conversation cannot both write the same positions
+    # (the later commit fails and is refused instead of interleaving the histories).
     __table_args__ = (
-        Index("ix_conversation_messages_conversation_id_position", "conversation_id", "position"),
+        UniqueConstraint("conversation_id", "position", name="uq_conversation_messages_position"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from .models import PRIORITIES, Task
@@ -38,10 +38,14 @@ def _escape_like(text: str) -> str:
 _PUBLIC_COLUMNS = [column for column in Task.__table__.c if column.name != "user_id"]
 
 
-def list_tasks(session: Session, user_id: int, flt: TaskFilter) -> tuple[list[dict], int]:
+def list_tasks(
+    session: Session, user_id: int, flt: TaskFilter, *guards: ColumnElement[bool]
+) -> tuple[list[dict], int]:
     """One page of the user's tasks as plain dicts (no ORM objects: this is the hot path of
-    the UI, and rows are only read and serialised), and the total that match the filter."""
-    conditions = [Task.user_id == user_id]
+    the UI, and rows are only read and serialised), and the total that match the filter.
+    `guards` are extra conditions the caller needs to hold (e.g. a live session): no rows
+    come back unless they do."""
+    conditions = [Task.user_id == user_id, *guards]
     if flt.status == "pending":
         conditions.append(Task.completed.is_(False))
     elif flt.status == "completed":

@@ -22,6 +22,7 @@ from ..schemas import (
     AssistantAction,
     Description,
     Priority,
+    SearchText,
     StatusFilter,
     TaskCreate,
     TaskPublic,
@@ -29,6 +30,10 @@ from ..schemas import (
 )
 
 MAX_LISTED = 50
+# What a list result may hold: descriptions are shortened and tasks beyond the budget left
+# out (the model is told so and can narrow the search), so one call cannot flood the context.
+DESCRIPTION_PREVIEW = 200
+LIST_RESULT_BUDGET = 6_000
 
 
 class _Args(BaseModel):
@@ -46,8 +51,7 @@ class ListTasksArgs(_Args):
     status: StatusFilter = "all"
     priority: Priority | None = None
     q: (
-        Annotated[str, Field(max_length=200, description="text to search in title and description")]
-        | None
+        Annotated[SearchText, Field(description="text to search in title and description")] | None
     ) = None
 
 
@@ -97,7 +101,21 @@ def _list(session: Session, user_id: int, args: ListTasksArgs) -> ToolOutcome:
         status=args.status, priority=args.priority, q=args.q, limit=MAX_LISTED
     )
     items, total = tasks_service.list_tasks(session, user_id, flt)
-    return ToolOutcome({"ok": True, "total": total, "tasks": [_task_json(t) for t in items]})
+    tasks, used = [], 0
+    for item in items:
+        task = _task_json(item)
+        if task["description"] and len(task["description"]) > DESCRIPTION_PREVIEW:
+            task["description"] = task["description"][:DESCRIPTION_PREVIEW] + "..."
+        used += len(json.dumps(task, ensure_ascii=False))
+        if used > LIST_RESULT_BUDGET:
+            break
+        tasks.append(task)
+    result: dict[str, Any] = {"ok": True, "total": total, "tasks": tasks}
+    if len(tasks) < total:
+        result["note"] = (
+            f"showing {len(tasks)} of {total}; filter by status, priority or q to see others"
+        )
+    return ToolOutcome(result)
 
 
 def _update(session: Session, user_id: int, args: UpdateTaskArgs) -> ToolOutcome:

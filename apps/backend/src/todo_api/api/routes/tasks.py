@@ -8,10 +8,19 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic_core import to_json
 from sqlalchemy.orm import Session
 
-from ... import tasks_service
+from ... import tasks_service, users_service
 from ...models import Task
-from ...schemas import Priority, SortKey, StatusFilter, TaskCreate, TaskPage, TaskPublic, TaskUpdate
-from ..deps import SessionDep, UserId, releases_session, require_user
+from ...schemas import (
+    Priority,
+    SearchText,
+    SortKey,
+    StatusFilter,
+    TaskCreate,
+    TaskPage,
+    TaskPublic,
+    TaskUpdate,
+)
+from ..deps import CurrentPrincipal, Principal, SessionDep, releases_session, require_session
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -20,12 +29,12 @@ _NOT_FOUND = {404: {"description": "No such task for this user"}}
 TaskId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-def _owned(session: Session, user_id: int, task_id: int) -> Task:
-    task = tasks_service.get_task(session, user_id, task_id)
+def _owned(session: Session, principal: Principal, task_id: int) -> Task:
+    require_session(session, principal)
+    task = tasks_service.get_task(session, principal.user_id, task_id)
     if task is None:
-        require_user(session, user_id)  # a deleted user gets 401, anyone else 404
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Task not found")
-    return task  # its user_id proves the user exists (foreign key)
+    return task
 
 
 def _read_only(session: Session) -> None:
@@ -36,11 +45,11 @@ def _read_only(session: Session) -> None:
 @router.get("", response_model=TaskPage)
 @releases_session
 def list_tasks(
-    user_id: UserId,
+    principal: CurrentPrincipal,
     session: SessionDep,
     status_: Annotated[StatusFilter, Query(alias="status")] = "all",
     priority: Priority | None = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[SearchText | None, Query()] = None,
     sort: SortKey = "-created_at",
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
@@ -49,9 +58,11 @@ def list_tasks(
     flt = tasks_service.TaskFilter(
         status=status_, priority=priority, q=q, sort=sort, limit=limit, offset=offset
     )
-    items, total = tasks_service.list_tasks(session, user_id, flt)
+    # The session check rides along in the list query: rows prove the session is live.
+    live = users_service.live_session(principal.user_id, principal.session_id)
+    items, total = tasks_service.list_tasks(session, principal.user_id, flt, live)
     if not items:
-        require_user(session, user_id)  # rows prove the user exists; no rows prove nothing
+        require_session(session, principal)  # no rows prove nothing
     # Rows come straight from our own table (already valid): serialise them in one go
     # (pydantic-core, same JSON as TaskPublic) instead of validating 100 models per request.
     return Response(to_json({"items": items, "total": total}), media_type="application/json")
@@ -59,11 +70,11 @@ def list_tasks(
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskPublic)
 @releases_session
-def create_task(body: TaskCreate, user_id: UserId, session: SessionDep) -> Task:
-    require_user(session, user_id)
+def create_task(body: TaskCreate, principal: CurrentPrincipal, session: SessionDep) -> Task:
+    require_session(session, principal)
     task = tasks_service.create_task(
         session,
-        user_id,
+        principal.user_id,
         title=body.title,
         description=body.description,
         priority=body.priority,
@@ -75,15 +86,17 @@ def create_task(body: TaskCreate, user_id: UserId, session: SessionDep) -> Task:
 
 @router.get("/{task_id}", response_model=TaskPublic, responses=_NOT_FOUND)
 @releases_session
-def get_task(task_id: TaskId, user_id: UserId, session: SessionDep) -> Task:
+def get_task(task_id: TaskId, principal: CurrentPrincipal, session: SessionDep) -> Task:
     _read_only(session)
-    return _owned(session, user_id, task_id)
+    return _owned(session, principal, task_id)
 
 
 @router.patch("/{task_id}", response_model=TaskPublic, responses=_NOT_FOUND)
 @releases_session
-def update_task(task_id: TaskId, body: TaskUpdate, user_id: UserId, session: SessionDep) -> Task:
-    task = _owned(session, user_id, task_id)
+def update_task(
+    task_id: TaskId, body: TaskUpdate, principal: CurrentPrincipal, session: SessionDep
+) -> Task:
+    task = _owned(session, principal, task_id)
     tasks_service.update_task(session, task, body.changes())
     session.commit()
     return task
@@ -91,8 +104,8 @@ def update_task(task_id: TaskId, body: TaskUpdate, user_id: UserId, session: Ses
 
 @router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
 @releases_session
-def delete_task(task_id: TaskId, user_id: UserId, session: SessionDep) -> Response:
-    task = _owned(session, user_id, task_id)
+def delete_task(task_id: TaskId, principal: CurrentPrincipal, session: SessionDep) -> Response:
+    task = _owned(session, principal, task_id)
     tasks_service.delete_task(session, task)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
