@@ -7,9 +7,10 @@ measures GET /api/v1/tasks?limit=100 at a fixed concurrency three times:
     quiet          no other traffic
     flood          plus --flood connections posting wrong-password logins as fast as answered,
                    all from one client address (what the per-address throttle sees)
-    spread flood   the same, each login with its own X-Forwarded-For address (a distributed
-                   flood: only the hashing limiter protects the task requests; loopback is a
-                   trusted proxy by default, so the backend believes the header)
+    spread flood   the same, each login with its own X-Forwarded-For address and its own
+                   (unknown) email: a distributed credential-stuffing flood that no throttle
+                   catches, so only the hashing limiter protects the task requests (loopback
+                   is a trusted proxy by default, so the backend believes the header)
 
 For the before/after comparison run it once on this checkout and once on the old code, e.g.
     git archive <old-commit> apps/backend/src | tar -x -C /tmp/old
@@ -40,10 +41,14 @@ HOST = backend_load.HOST
 async def _flood_worker(
     port: int, deadline: float, statuses: collections.Counter, addresses: itertools.count | None
 ) -> None:
-    body = json.dumps({"email": "bench@example.com", "password": secrets.token_urlsafe(12)}).encode()
+    password = secrets.token_urlsafe(12)
+    body = json.dumps({"email": "bench@example.com", "password": password}).encode()
     reader, writer = await asyncio.open_connection(HOST, port)
     try:
         while time.perf_counter() < deadline:
+            if addresses is not None:
+                n = next(addresses)
+                body = json.dumps({"email": f"flood{n}@example.com", "password": password}).encode()
             head = [
                 "POST /api/v1/auth/login HTTP/1.1",
                 f"Host: {HOST}:{port}",
@@ -51,7 +56,6 @@ async def _flood_worker(
                 f"Content-Length: {len(body)}",
             ]
             if addresses is not None:
-                n = next(addresses)
                 head.append(f"X-Forwarded-For: 198.51.{(n >> 8) % 256}.{n % 256}")
             writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
             status = await asyncio.wait_for(backend_load._read_response(reader), backend_load.REQUEST_TIMEOUT)
