@@ -124,6 +124,23 @@ async def _load(port: int, path: str, token: str | None, concurrency: int, secon
 # ---------------------------------------------------------------- main
 
 
+def process_group_cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system) of every live process in the server's process group: the
+    cost per request that machine load does not distort the way it distorts latency."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields[2] is pgrp (stat field 5)
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 @contextlib.contextmanager
 def serving(workers: int | None, tasks: int, extra_env: dict[str, str] | None = None) -> Iterator[tuple[int, str]]:
     """`todo-api serve` on a throwaway database with one user owning `tasks` tasks; yields
@@ -165,7 +182,7 @@ def serving(workers: int | None, tasks: int, extra_env: dict[str, str] | None = 
             http.post(f"{base}/api/v1/tasks", json=body, headers=auth, timeout=10).raise_for_status()
         page = http.get(f"{base}/api/v1/tasks?limit=100", headers=auth, timeout=10).json()
         assert page["total"] == tasks, page["total"]
-        yield port, token
+        yield port, token, server.pid
     finally:
         if server is not None and server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)
@@ -191,20 +208,29 @@ def main() -> int:
     args.seconds = min(max(args.seconds, 1.0), 120.0)  # bounded
     args.concurrency = min(max(args.concurrency, 1), 256)
 
-    with serving(args.workers, args.tasks) as (port, token):
+    with serving(args.workers, args.tasks) as (port, token, pgid):
         workers = args.workers or "1 (default)"
         print(f"todo-api serve, WEB_CONCURRENCY={workers}, concurrency {args.concurrency}, {args.seconds:.0f} s each")
         print(load_line())
-        print(f"{'endpoint':38} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
+        print(
+            f"{'endpoint':38} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7} {'CPU ms/req':>11}"
+        )
         results = {}
         for label, path, tok in [
             ("GET /api/v1/health", "/api/v1/health", None),
             (f"GET /api/v1/tasks ({args.tasks} tasks)", "/api/v1/tasks?limit=100", token),
         ]:
+            cpu_before = process_group_cpu_seconds(pgid)
             r = asyncio.run(_load(port, path, tok, args.concurrency, args.seconds))
+            # Warm-up requests are not counted in r["requests"]; the CPU they cost is, so
+            # this slightly overstates the cost per request.
+            r["server_cpu_ms_per_request"] = (
+                (process_group_cpu_seconds(pgid) - cpu_before) * 1000 / max(r["requests"], 1)
+            )
             results[label] = {k: round(v, 2) for k, v in r.items()}
             print(
                 f"{label:38} {r['rps']:8.0f} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f} {r['p99_ms']:8.1f} {r['errors']:7d}"
+                f" {r['server_cpu_ms_per_request']:11.2f}"
             )
         print(load_line())
         print(json.dumps(results))

@@ -91,7 +91,7 @@ def main() -> int:
     args.concurrency = min(max(args.concurrency, 1), 128)
     args.flood = min(max(args.flood, 1), 128)
 
-    with backend_load.serving(args.workers, 100) as (port, token):
+    with backend_load.serving(args.workers, 100) as (port, token, _):
         print(
             f"todo-api serve, WEB_CONCURRENCY={args.workers or '1 (default)'}, task list at concurrency "
             f"{args.concurrency}, login flood {args.flood} connections, {args.seconds:.0f} s each"
