@@ -161,3 +161,23 @@ def test_hung_database_connection_still_gives_a_readiness_answer(
         assert _wait_ready(client), "readiness did not recover"
     finally:
         proxy.close()
+
+
+def test_idle_pooled_connections_to_a_restarted_database_are_replaced_unseen(
+    running, database, make_client, monkeypatch
+):
+    """A busy server skips the ping; a connection idle for longer than the threshold (a
+    suspended Neon compute closed it, or the server restarted) is pinged at checkout and
+    replaced, so the first request after the pause still answers 200."""
+    from todo_api.core import db as db_module
+
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.5)
+    client = make_client(database.url, db_connect_timeout_seconds=CONNECT_TIMEOUT)
+    _, headers = sign_up(client)
+    assert client.get("/api/v1/tasks", headers=headers).status_code == 200
+
+    running.stop()
+    running.start()
+    time.sleep(1)  # longer than the idle threshold: the pooled connections get pinged
+    for _ in range(3):  # more requests than one connection: every pooled one is handled
+        assert client.get("/api/v1/tasks", headers=headers).status_code == 200
