@@ -118,6 +118,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     engine = build_engine(settings)
     app.state.settings = settings
     app.state.engine = engine
+    app.state.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     app.state.session_factory = sessionmaker(engine, expire_on_commit=False)
     app.state.openai_client = _openai_client(settings)
     app.state.throttles = Throttles.from_settings(settings)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Connection,
     DateTime,
     Text,
     bindparam,
@@ -158,7 +159,7 @@ def list_tasks(session: Session, user_id: int, flt: TaskFilter) -> tuple[list[di
 
 
 def list_tasks_json(
-    session: Session, user_id: int, session_id: uuid.UUID, flt: TaskFilter
+    session: Session | Connection, user_id: int, session_id: uuid.UUID, flt: TaskFilter
 ) -> str | None:
     """The same page as list_tasks, as the response body ({"items": [...], "total": n})
     built by PostgreSQL (the hot path of the UI: no row objects, no re-serialising), and

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import ColumnElement, delete, exists, func, select, update
+from sqlalchemy import ColumnElement, Connection, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -83,7 +83,7 @@ def live_session(user_id: int, session_id: uuid.UUID) -> ColumnElement[bool]:
     )
 
 
-def session_is_live(session: Session, user_id: int, session_id: uuid.UUID) -> bool:
+def session_is_live(session: Session | Connection, user_id: int, session_id: uuid.UUID) -> bool:
     return session.scalar(select(live_session(user_id, session_id))) or False
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -44,8 +45,15 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
             session.close()
 
 
+async def get_read_engine(request: Request) -> Engine:
+    """For hot read-only endpoints: Core connections in autocommit (no ORM session, no
+    transaction round trips), checked out and returned inside the endpoint's thread."""
+    return request.app.state.read_engine
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_db)]
+ReadEngineDep = Annotated[Engine, Depends(get_read_engine)]
 
 _UNAUTHENTICATED = HTTPException(
     status_code=status.HTTP_401_UNAUTHORIZED,
@@ -89,7 +97,7 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 
-def require_session(session: Session, principal: Principal) -> None:
+def require_session(session: Session | Connection, principal: Principal) -> None:
     """401 unless the token's session is live (not logged out, user not deleted)."""
     if not users_service.session_is_live(session, principal.user_id, principal.session_id):
         raise _UNAUTHENTICATED
