@@ -9,6 +9,11 @@ generator costs little CPU next to the server on the same 2 cores):
     GET /api/v1/health                 liveness, no database
     GET /api/v1/tasks?limit=100        one signed-in user with 100 tasks, all returned
 
+Besides latency it prints the server's CPU time per request (user + system of its process
+group, read from /proc): on a machine busy with other work, latency mostly measures the
+machine, CPU per request measures the server. The machine's load average is printed before
+and after.
+
 Loopback only, bounded in time and in request count; prints numbers, asserts nothing.
 Usage: python bench/backend_load.py [--concurrency 16] [--seconds 10] [--workers N]
 Needs: PostgreSQL admin access via TODO_TEST_PG_ADMIN_URL (default postgresql:///postgres),
