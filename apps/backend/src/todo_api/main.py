@@ -33,6 +33,7 @@ from .core.db import build_engine, wait_for_database
 from .core.logging_setup import configure_logging
 from .middleware import (
     BodySizeLimitMiddleware,
+    EarlyThrottleMiddleware,
     OriginCheckMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
@@ -131,6 +132,11 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
 
     # Added innermost first: the request id and the security headers cover the 403 and 413
     # answers too.
+    app.add_middleware(
+        EarlyThrottleMiddleware,
+        paths=frozenset(f"{api.prefix}{auth.router.prefix}{p}" for p in ("/login", "/register")),
+        wait_for=app.state.throttles.address_wait,
+    )
     app.add_middleware(BodySizeLimitMiddleware)
     app.add_middleware(OriginCheckMiddleware, allowed_origins=settings.allowed_origin_set)
     app.add_middleware(SecurityHeadersMiddleware)

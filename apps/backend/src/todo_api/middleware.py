@@ -10,6 +10,9 @@ Content-Length or streams chunks.
 SecurityHeadersMiddleware: CSP, X-Frame-Options, nosniff and Referrer-Policy on every
 response (a response that brings its own CSP, the docs page, keeps it).
 
+EarlyThrottleMiddleware: answers 429 for throttled paths before the request is routed or its
+body read, so a flood of refused attempts costs next to nothing.
+
 OriginCheckMiddleware: refuses unsafe methods (POST, PATCH, DELETE, ...) whose Origin is
 neither the request's own host nor a configured origin: with the session in a cookie, a
 page on another site must not be able to make the browser change anything. Requests
@@ -24,6 +27,7 @@ import logging
 import random
 import re
 import time
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from starlette.exceptions import HTTPException
@@ -50,7 +54,9 @@ SECURITY_HEADERS = (
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-async def _send_json(send: Send, status: int, detail: str) -> None:
+async def _send_json(
+    send: Send, status: int, detail: str, headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
     body = json.dumps({"detail": detail}).encode()
     await send(
         {
@@ -59,6 +65,7 @@ async def _send_json(send: Send, status: int, detail: str) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                *headers,
             ],
         }
     )
@@ -227,4 +234,29 @@ class OriginCheckMiddleware:
             access_log.warning("cross-origin request refused", extra={"path": scope.get("path")})
             await _send_json(send, 403, "Cross-origin request refused")
             return
+        await self.app(scope, receive, send)
+
+
+class EarlyThrottleMiddleware:
+    """`wait_for(scope)` says how many seconds the request must wait (0: let it through) for
+    POSTs to `paths`."""
+
+    def __init__(
+        self, app: ASGIApp, paths: frozenset[str], wait_for: Callable[[Scope], int]
+    ) -> None:
+        self.app = app
+        self.paths = paths
+        self.wait_for = wait_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in self.paths:
+            wait = self.wait_for(scope)
+            if wait:
+                await _send_json(
+                    send,
+                    429,
+                    f"Too many sign-in attempts from your address. Try again in {wait} s.",
+                    ((b"retry-after", str(wait).encode()),),
+                )
+                return
         await self.app(scope, receive, send)

@@ -6,6 +6,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request, status
+from starlette.types import Scope
 
 from ..core.config import IPNetwork, Settings
 from ..ratelimit import RateLimiter
@@ -64,12 +65,14 @@ class Throttles:
             trusted_proxies=settings.trusted_proxy_networks,
         )
 
-    def check_auth(self, request: Request, account: str) -> None:
-        """One login or register attempt from this client for this account, or 429.
-        The address is checked first so that a refused address spends no account event."""
-        wait = self.auth_address.take(client_address(request, self.trusted_proxies))
-        if wait:
-            raise too_many(wait, "sign-in attempts from your address")
+    def address_wait(self, scope: Scope) -> int:
+        """One login or register attempt from this client address (EarlyThrottleMiddleware
+        asks before the request is routed: a refused address spends no account event and
+        no body parsing)."""
+        return self.auth_address.take(client_address(Request(scope), self.trusted_proxies))
+
+    def check_account(self, account: str) -> None:
+        """One login or register attempt for this account, or 429."""
         wait = self.auth_account.take(account)
         if wait:
             raise too_many(wait, "sign-in attempts for this account")

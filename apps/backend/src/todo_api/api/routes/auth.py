@@ -72,7 +72,7 @@ def _in_thread_then_close(session: Session, function: Callable[..., T], *args: o
 )
 async def register(body: RegisterRequest, request: Request, session: SessionDep) -> User:
     throttles = request.app.state.throttles
-    throttles.check_auth(request, body.email)
+    throttles.check_account(body.email)  # the address was checked before routing
     taken = await run_in_threadpool(
         _in_thread_then_close, session, users_service.email_taken, body.email
     )
@@ -115,7 +115,7 @@ async def login(
 ) -> LoginResponse:
     email = body.email.strip().lower()
     throttles = request.app.state.throttles
-    throttles.check_auth(request, email)
+    throttles.check_account(email)  # the address was checked before routing
     user = await run_in_threadpool(
         _in_thread_then_close, session, users_service.find_by_email, email
     )
