@@ -9,6 +9,11 @@ generator costs little CPU next to the server on the same 2 cores):
     GET /api/v1/health                 liveness, no database
     GET /api/v1/tasks?limit=100        one signed-in user with 100 tasks, all returned
 
+Besides latency it prints the server's CPU time per request (user + system of its process
+group, read from /proc): on a machine busy with other work, latency mostly measures the
+machine, CPU per request measures the server. The machine's load average is printed before
+and after.
+
 Loopback only, bounded in time and in request count; prints numbers, asserts nothing.
 Usage: python bench/backend_load.py [--concurrency 16] [--seconds 10] [--workers N]
 Needs: PostgreSQL admin access via TODO_TEST_PG_ADMIN_URL (default postgresql:///postgres),
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -29,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import requests
@@ -122,23 +129,35 @@ async def _load(port: int, path: str, token: str | None, concurrency: int, secon
 # ---------------------------------------------------------------- main
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--workers", type=int, default=None, help="WEB_CONCURRENCY (default: its default, 1)")
-    parser.add_argument("--tasks", type=int, default=100)
-    args = parser.parse_args()
-    args.seconds = min(max(args.seconds, 1.0), 120.0)  # bounded
-    args.concurrency = min(max(args.concurrency, 1), 256)
+def process_group_cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system) of every live process in the server's process group: the
+    cost per request that machine load does not distort the way it distorts latency."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields[2] is pgrp (stat field 5)
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
+
+@contextlib.contextmanager
+def serving(workers: int | None, tasks: int, extra_env: dict[str, str] | None = None) -> Iterator[tuple[int, str]]:
+    """`todo-api serve` on a throwaway database with one user owning `tasks` tasks; yields
+    (port, that user's token). The token is read from the session cookie, which every
+    version of the API sets (the login body carries it only when asked for)."""
     db = pgtools.create_database(prefix="todo_bench")
     server = None
     try:
         env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY",)}
-        env.update(DATABASE_URL=db.url, AUTH_SECRET=secrets.token_urlsafe(32))
-        if args.workers:
-            env["WEB_CONCURRENCY"] = str(args.workers)
+        env.update(DATABASE_URL=db.url, AUTH_SECRET=secrets.token_urlsafe(32), **(extra_env or {}))
+        if workers:
+            env["WEB_CONCURRENCY"] = str(workers)
         subprocess.run([todo_api(), "migrate"], env=env, check=True, capture_output=True, timeout=120)
 
         port = free_port()
@@ -159,31 +178,16 @@ def main() -> int:
 
         creds = {"email": "bench@example.com", "password": secrets.token_urlsafe(12)}
         http.post(f"{base}/api/v1/auth/register", json=creds, timeout=10).raise_for_status()
-        token = http.post(f"{base}/api/v1/auth/login", json=creds, timeout=10).json()["access_token"]
+        http.post(f"{base}/api/v1/auth/login", json=creds, timeout=10).raise_for_status()
+        token = http.cookies["todo_session"]
+        http.cookies.clear()
         auth = {"Authorization": f"Bearer {token}"}
-        for i in range(args.tasks):
+        for i in range(tasks):
             body = {"title": f"task {i}", "description": "benchmark " * 5, "priority": ["low", "medium", "high"][i % 3]}
             http.post(f"{base}/api/v1/tasks", json=body, headers=auth, timeout=10).raise_for_status()
         page = http.get(f"{base}/api/v1/tasks?limit=100", headers=auth, timeout=10).json()
-        assert page["total"] == args.tasks, page["total"]
-
-        workers = env.get("WEB_CONCURRENCY", "1 (default)")
-        print(
-            f"todo-api serve, WEB_CONCURRENCY={workers}, concurrency {args.concurrency}, {args.seconds:.0f} s each, "
-            f"{os.cpu_count()} CPUs (client shares them)"
-        )
-        print(f"{'endpoint':38} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
-        results = {}
-        for label, path, tok in [
-            ("GET /api/v1/health", "/api/v1/health", None),
-            (f"GET /api/v1/tasks ({args.tasks} tasks)", "/api/v1/tasks?limit=100", token),
-        ]:
-            r = asyncio.run(_load(port, path, tok, args.concurrency, args.seconds))
-            results[label] = {k: round(v, 2) for k, v in r.items()}
-            print(
-                f"{label:38} {r['rps']:8.0f} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f} {r['p99_ms']:8.1f} {r['errors']:7d}"
-            )
-        print(json.dumps(results))
+        assert page["total"] == tasks, page["total"]
+        yield port, token, server.pid
     finally:
         if server is not None and server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)
@@ -192,6 +196,49 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
         pgtools.drop_database(db)
+
+
+def load_line() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min) {five:.2f} (5 min), {os.cpu_count()} CPUs (client shares them)"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=None, help="WEB_CONCURRENCY (default: its default, 1)")
+    parser.add_argument("--tasks", type=int, default=100)
+    args = parser.parse_args()
+    args.seconds = min(max(args.seconds, 1.0), 120.0)  # bounded
+    args.concurrency = min(max(args.concurrency, 1), 256)
+
+    with serving(args.workers, args.tasks) as (port, token, pgid):
+        workers = args.workers or "1 (default)"
+        print(f"todo-api serve, WEB_CONCURRENCY={workers}, concurrency {args.concurrency}, {args.seconds:.0f} s each")
+        print(load_line())
+        print(
+            f"{'endpoint':38} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7} {'CPU ms/req':>11}"
+        )
+        results = {}
+        for label, path, tok in [
+            ("GET /api/v1/health", "/api/v1/health", None),
+            (f"GET /api/v1/tasks ({args.tasks} tasks)", "/api/v1/tasks?limit=100", token),
+        ]:
+            cpu_before = process_group_cpu_seconds(pgid)
+            r = asyncio.run(_load(port, path, tok, args.concurrency, args.seconds))
+            # Warm-up requests are not counted in r["requests"]; the CPU they cost is, so
+            # this slightly overstates the cost per request.
+            r["server_cpu_ms_per_request"] = (
+                (process_group_cpu_seconds(pgid) - cpu_before) * 1000 / max(r["requests"], 1)
+            )
+            results[label] = {k: round(v, 2) for k, v in r.items()}
+            print(
+                f"{label:38} {r['rps']:8.0f} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f} {r['p99_ms']:8.1f} {r['errors']:7d}"
+                f" {r['server_cpu_ms_per_request']:11.2f}"
+            )
+        print(load_line())
+        print(json.dumps(results))
     return 0
 
 

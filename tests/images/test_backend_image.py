@@ -107,7 +107,7 @@ def test_migrate_then_serve_read_only_as_non_root(image: str, database_url: str,
     # A real write path through the container (the schema came from `todo-api migrate`).
     creds = {"email": f"img-{secrets.token_hex(3)}@example.com", "password": secrets.token_urlsafe(12)}
     assert _request("POST", f"{base}/api/v1/auth/register", creds)[0] == 201
-    status, login = _request("POST", f"{base}/api/v1/auth/login", creds)
+    status, login = _request("POST", f"{base}/api/v1/auth/login", {**creds, "session": "bearer"})
     assert status == 200
     status, task = _request("POST", f"{base}/api/v1/tasks", {"title": "from the image"}, login["access_token"])
     assert status == 201 and task["title"] == "from the image"

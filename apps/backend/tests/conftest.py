@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from helpers import sign_up
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
-from todo_api.config import DatabaseSettings, Settings, normalise_database_url
+from todo_api.core.config import DatabaseSettings, Settings, normalise_database_url
 from todo_api.main import create_app
 from todo_api.migrate import run as run_migrations
 

@@ -21,7 +21,8 @@ def sign_up(client: TestClient, **extra: str) -> tuple[dict[str, str], dict[str,
     creds.update(extra)
     assert client.post("/api/v1/auth/register", json=creds).status_code == 201
     response = client.post(
-        "/api/v1/auth/login", json={"email": creds["email"], "password": creds["password"]}
+        "/api/v1/auth/login",
+        json={"email": creds["email"], "password": creds["password"], "session": "bearer"},
     )
     assert response.status_code == 200, response.text
     client.cookies.clear()

@@ -272,8 +272,18 @@ def test_upstream_failure_after_a_tool_round_keeps_what_was_done_fake_openai(ai,
         {"status": 503},
     )
     response = ai.post(CHAT, json={"message": "add milk"}, headers=user)
-    assert response.status_code == 502
+    # What was done comes back (so the user does not resend and duplicate it), with the error.
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [(a["type"], a["task"]["title"]) for a in body["actions"]] == [("created", "milk")]
+    assert "HTTP 503" in body["error"] and "HTTP 503" in body["reply"]
     assert [t["title"] for t in ai.get("/api/v1/tasks", headers=user).json()["items"]] == ["milk"]
+    # The conversation it names holds the stored round and goes on from there.
+    fake.script({"content": "ok"})
+    follow_up = {"message": "thanks", "conversation_id": body["conversation_id"]}
+    assert ai.post(CHAT, json=follow_up, headers=user).status_code == 200
+    roles = [m["role"] for m in fake.requests[-1]["messages"]]
+    assert roles == ["system", "user", "assistant", "tool", "user"]
 
 
 def test_upstream_rejects_key_is_502_fake_openai(db, make_client, fake, assistant_settings):
@@ -342,12 +352,185 @@ def test_default_script_used_by_browser_tests_fake_openai(ai, fake):
 
 def test_whole_turn_is_bounded_fake_openai(ai, fake):
     """Each call answers within OPENAI_TIMEOUT_SECONDS (2 s here), but a turn of many slow
-    rounds is cut at twice that, so the client never waits unboundedly."""
+    rounds is cut at twice that, so the client never waits unboundedly. The rounds that were
+    stored come back with the timeout as the error (a timeout in round one is a plain 504,
+    see test_upstream_timeout_is_504_fake_openai)."""
     _, user = sign_up(ai)
     slow_round = {"delay": 1.5, "tool_calls": [{"name": "list_tasks", "arguments": {}}]}
     fake.script(*[slow_round] * 4, {"content": "finally"})
     start = time.monotonic()
     response = ai.post(CHAT, json={"message": "slow"}, headers=user)
     elapsed = time.monotonic() - start
-    assert response.status_code == 504
+    assert response.status_code == 200, response.text
+    assert "did not answer in time" in response.json()["error"]
     assert elapsed < 5.5, elapsed
+
+
+def test_tool_schemas_are_generated_from_the_argument_models():
+    from todo_api.assistant.tools import TOOL_TABLE, TOOLS
+    from todo_api.models import PRIORITIES, TITLE_MAX
+
+    by_name = {tool["function"]["name"]: tool["function"] for tool in TOOLS}
+    assert list(by_name) == [tool.name for tool in TOOL_TABLE]
+    add = by_name["add_task"]["parameters"]
+    assert add["required"] == ["title"] and add["additionalProperties"] is False
+    assert add["properties"]["title"]["maxLength"] == TITLE_MAX
+    assert add["properties"]["priority"]["enum"] == list(PRIORITIES)
+    # Optional fields are offered as "leave it out", never as a nullable type.
+    assert by_name["update_task"]["parameters"]["properties"]["priority"] == {
+        "enum": list(PRIORITIES),
+        "type": "string",
+    }
+    for function in by_name.values():
+        assert "null" not in json.dumps(function["parameters"])
+
+
+def test_turns_per_user_are_limited_fake_openai(db, make_client, assistant_settings, fake):
+    client = make_client(db.url, **assistant_settings, assistant_turns_per_hour=2)
+    _, alice = sign_up(client)
+    _, bob = sign_up(client)
+    for _ in range(2):
+        assert client.post(CHAT, json={"message": "hi"}, headers=alice).status_code == 200
+    refused = client.post(CHAT, json={"message": "hi"}, headers=alice)
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) > 0
+    assert len(fake.requests) == 2  # the refused turn cost no model call
+    assert client.post(CHAT, json={"message": "hi"}, headers=bob).status_code == 200
+
+
+def _insert_messages(db, conversation_id: str, count: int, size: int) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+    from todo_api.core.config import normalise_database_url
+
+    engine = create_engine(normalise_database_url(db.url), poolclass=NullPool)
+    with engine.begin() as conn:
+        start = conn.execute(
+            text("SELECT max(position) + 1 FROM conversation_messages WHERE conversation_id = :c"),
+            {"c": conversation_id},
+        ).scalar_one()
+        for i in range(count):
+            role = "user" if i % 2 == 0 else "assistant"
+            payload = {"role": role, "content": f"old message {start + i} " + "x" * size}
+            conn.execute(
+                text(
+                    "INSERT INTO conversation_messages (conversation_id, position, role, payload)"
+                    " VALUES (:c, :p, :r, CAST(:payload AS jsonb))"
+                ),
+                {"c": conversation_id, "p": start + i, "r": role, "payload": json.dumps(payload)},
+            )
+    engine.dispose()
+
+
+def test_history_is_loaded_newest_first_within_a_size_budget_fake_openai(ai, fake, db):
+    from todo_api.assistant.service import HISTORY_BUDGET_CHARS
+
+    _, user = sign_up(ai)
+    fake.script({"content": "hello"})
+    first = ai.post(CHAT, json={"message": "first"}, headers=user).json()
+    # 30 stored messages of ~10 KB each: far over the budget, under the message-count cap.
+    _insert_messages(db, first["conversation_id"], 30, 10_000)
+    fake.script({"content": "still here"})
+    body = {"message": "newest", "conversation_id": first["conversation_id"]}
+    assert ai.post(CHAT, json=body, headers=user).status_code == 200
+    sent = fake.requests[-1]["messages"]
+    replayed = sent[1:-1]
+    assert sent[-1] == {"role": "user", "content": "newest"}
+    assert 0 < len(json.dumps(replayed)) <= HISTORY_BUDGET_CHARS
+    # The newest stored messages, in order (the oldest ones are what was left out).
+    assert replayed[-1]["content"].startswith("old message 31 ")
+    assert all(m["content"] != "first" for m in replayed)
+
+
+def test_long_tool_results_are_truncated_fake_openai(ai, fake):
+    from todo_api.assistant.service import MAX_TOOL_RESULT_CHARS
+
+    _, user = sign_up(ai)
+    for i in range(50):
+        body = {"title": f"task {i}", "description": "d" * 2000}
+        assert ai.post("/api/v1/tasks", json=body, headers=user).status_code == 201
+    fake.script(
+        {"tool_calls": [{"name": "list_tasks", "arguments": {}}]},
+        {"content": "That is a lot."},
+    )
+    assert ai.post(CHAT, json={"message": "list"}, headers=user).status_code == 200
+    [tool_message] = _tool_messages(fake.requests[1])
+    assert len(tool_message["content"]) <= MAX_TOOL_RESULT_CHARS
+    result = json.loads(tool_message["content"])  # still JSON the model can read
+    assert result["total"] == 50 and 0 < len(result["tasks"]) < 50
+    assert "filter" in result["note"]
+    assert all(len(t["description"]) < 300 for t in result["tasks"])
+
+
+def test_context_length_error_starts_a_fresh_conversation_fake_openai(ai, fake):
+    _, user = sign_up(ai)
+    fake.script({"content": "hello"})
+    first = ai.post(CHAT, json={"message": "first"}, headers=user).json()
+    too_long = {
+        "error": {
+            "message": "This model's maximum context length is 128000 tokens.",
+            "type": "invalid_request_error",
+            "code": "context_length_exceeded",
+        }
+    }
+    fake.script({"status": 400, "body": too_long}, {"content": "fresh start"})
+    response = ai.post(
+        CHAT, json={"message": "again", "conversation_id": first["conversation_id"]}, headers=user
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["reply"] == "fresh start"
+    assert body["conversation_id"] != first["conversation_id"]
+    assert [m["role"] for m in fake.requests[-1]["messages"]] == ["system", "user"]
+
+
+def test_concurrent_turns_on_one_conversation_do_not_interleave_fake_openai(ai, fake, db):
+    import threading
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+    from todo_api.core.config import normalise_database_url
+
+    _, user = sign_up(ai)
+    fake.script({"content": "hello"})
+    conversation = ai.post(CHAT, json={"message": "first"}, headers=user).json()["conversation_id"]
+    # Both turns read the same history, then wait for the model at the same time.
+    fake.script({"delay": 1.0, "content": "A"}, {"delay": 1.0, "content": "B"})
+    results: list[int] = []
+
+    def turn(text_: str) -> None:
+        body = {"message": text_, "conversation_id": conversation}
+        results.append(ai.post(CHAT, json=body, headers=user).status_code)
+
+    threads = [threading.Thread(target=turn, args=(t,)) for t in ("one", "two")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(results) == [200, 409], results
+
+    engine = create_engine(normalise_database_url(db.url), poolclass=NullPool)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT position, role FROM conversation_messages WHERE conversation_id = :c"
+                " ORDER BY position"
+            ),
+            {"c": conversation},
+        ).all()
+    engine.dispose()
+    assert [r.position for r in rows] == list(range(4))
+    assert [r.role for r in rows] == ["user", "assistant", "user", "assistant"]
+
+
+def test_nul_in_list_tool_query_is_an_error_result_not_a_failure_fake_openai(ai, fake):
+    _, user = sign_up(ai)
+    fake.script(
+        {"tool_calls": [{"name": "list_tasks", "arguments": {"q": "a\u0000b"}}]},
+        {"content": "Sorry."},
+    )
+    response = ai.post(CHAT, json={"message": "find"}, headers=user)
+    assert response.status_code == 200, response.text
+    [tool_message] = _tool_messages(fake.requests[1])
+    result = json.loads(tool_message["content"])
+    assert result["ok"] is False and "q" in result["error"]

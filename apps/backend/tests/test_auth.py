@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
+import uuid
 
 import jwt
 from helpers import new_credentials, sign_up
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
-from todo_api.config import normalise_database_url
-from todo_api.security import SESSION_COOKIE
+from todo_api.core.config import normalise_database_url
+from todo_api.core.security import SESSION_COOKIE
 
 
 def test_register_returns_user_without_password_fields(client):
@@ -35,14 +36,15 @@ def test_duplicate_email_is_409_case_insensitive(client):
     assert "already exists" in response.json()["detail"]
 
 
-def test_login_sets_httponly_lax_cookie_and_returns_bearer_token(client):
+def test_login_sets_httponly_lax_cookie_and_returns_bearer_token_only_when_asked(client):
     creds = new_credentials()
     client.post("/api/v1/auth/register", json=creds)
     response = client.post("/api/v1/auth/login", json=creds)
     assert response.status_code == 200
-    body = response.json()
-    assert body["token_type"] == "bearer"
-    assert body["user"]["email"] == creds["email"]
+    # A cookie login (the default, what browsers do) keeps the token out of the body, where
+    # page scripts could read it.
+    assert response.json().keys() == {"user"}
+    assert response.json()["user"]["email"] == creds["email"]
     cookie = response.headers["set-cookie"]
     assert cookie.startswith(f"{SESSION_COOKIE}=")
     lowered = cookie.lower()
@@ -54,8 +56,12 @@ def test_login_sets_httponly_lax_cookie_and_returns_bearer_token(client):
 
     # The cookie alone is a session (what the browser uses) ...
     assert client.get("/api/v1/auth/me").json()["email"] == creds["email"]
-    # ... and so is the Bearer token alone (what API clients use).
+    # ... and so is the Bearer token alone (what API clients ask for): no cookie then.
     client.cookies.clear()
+    bearer = client.post("/api/v1/auth/login", json={**creds, "session": "bearer"})
+    assert bearer.status_code == 200 and "set-cookie" not in bearer.headers
+    body = bearer.json()
+    assert body["token_type"] == "bearer" and body["user"]["email"] == creds["email"]
     headers = {"Authorization": f"Bearer {body['access_token']}"}
     assert client.get("/api/v1/auth/me", headers=headers).json()["email"] == creds["email"]
     assert client.get("/api/v1/auth/me").status_code == 401
@@ -124,9 +130,22 @@ def test_logout_clears_the_cookie(client):
 
 def _token(secret: str, **claims: object) -> str:
     now = dt.datetime.now(dt.UTC)
-    base = {"sub": "1", "iat": now, "exp": now + dt.timedelta(hours=1), "typ": "access"}
+    base = {
+        "sub": "1",
+        "sid": str(uuid.uuid4()),
+        "iat": now,
+        "exp": now + dt.timedelta(hours=1),
+        "typ": "access",
+    }
     base.update(claims)
     return jwt.encode(base, secret, algorithm="HS256")
+
+
+def _sid(headers: dict[str, str]) -> str:
+    """The session id in a genuine token (to mint test tokens for that live session)."""
+    return jwt.decode(headers["Authorization"].split()[1], options={"verify_signature": False})[
+        "sid"
+    ]
 
 
 def test_expired_token_is_rejected(client):
@@ -134,8 +153,9 @@ def test_expired_token_is_rejected(client):
     user_id = client.get("/api/v1/auth/me", headers=headers).json()["id"]
     secret = client.app.state.settings.auth_secret.get_secret_value()
     past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-    expired = _token(secret, sub=str(user_id), iat=past - dt.timedelta(hours=1), exp=past)
-    valid = _token(secret, sub=str(user_id))
+    sid = _sid(headers)
+    expired = _token(secret, sub=str(user_id), sid=sid, iat=past - dt.timedelta(hours=1), exp=past)
+    valid = _token(secret, sub=str(user_id), sid=sid)
     assert (
         client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {valid}"}).status_code
         == 200
@@ -154,13 +174,19 @@ def test_forged_tokens_are_rejected(client):
     secret = client.app.state.settings.auth_secret.get_secret_value()
     genuine = headers["Authorization"].split()[1]
     header, _, signature = genuine.split(".")
+    sid = _sid(headers)  # a live session: each token below is wrong in one way only
     forged = [
-        _token(secrets.token_urlsafe(32), sub=str(me["id"])),  # someone else's key
-        jwt.encode({"sub": str(me["id"]), "typ": "access"}, secret, algorithm="HS256"),  # no exp
-        _token(secret, sub=str(me["id"]), typ="refresh"),  # not a session token
-        _token(secret, sub="not-a-number"),
-        jwt.encode({"sub": str(me["id"]), "exp": 4102444800}, None, algorithm="none"),
-        f"{header}.{_token(secret, sub='999').split('.')[1]}.{signature}",  # swapped payload
+        _token(secrets.token_urlsafe(32), sub=str(me["id"]), sid=sid),  # someone else's key
+        jwt.encode(
+            {"sub": str(me["id"]), "sid": sid, "typ": "access"}, secret, algorithm="HS256"
+        ),  # no exp
+        _token(secret, sub=str(me["id"]), sid=sid, typ="refresh"),  # not a session token
+        _token(secret, sub="not-a-number", sid=sid),
+        _token(secret, sub=str(me["id"])),  # a session that was never started
+        _token(secret, sub=str(me["id"]), sid="not-a-uuid"),
+        _token(secret, sub=str(me["id"] + 1), sid=sid),  # another user's id, this session
+        jwt.encode({"sub": str(me["id"]), "sid": sid, "exp": 4102444800}, None, algorithm="none"),
+        f"{header}.{_token(secret, sub='999', sid=sid).split('.')[1]}.{signature}",  # swapped
         genuine[:-2] + ("AA" if not genuine.endswith("AA") else "BB"),  # broken signature
         "garbage",
     ]
@@ -233,7 +259,9 @@ def test_token_stops_working_when_it_expires_even_after_use(client):
     user_id = client.get("/api/v1/auth/me", headers=headers).json()["id"]
     secret = client.app.state.settings.auth_secret.get_secret_value()
     now = dt.datetime.now(dt.UTC)
-    short = _token(secret, sub=str(user_id), iat=now, exp=now + dt.timedelta(seconds=2))
+    short = _token(
+        secret, sub=str(user_id), sid=_sid(headers), iat=now, exp=now + dt.timedelta(seconds=2)
+    )
     bearer = {"Authorization": f"Bearer {short}"}
     assert client.get("/api/v1/auth/me", headers=bearer).status_code == 200
     time.sleep(2.5)

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from todo_api.config import Settings
+from todo_api.core.config import Settings
 
 from tools.backend_server import serve_argv, wait_until_serving
 from tools.postgres import free_port
@@ -50,7 +50,8 @@ def test_burst_of_requests_on_a_one_connection_pool(tiny_pool_server):
     base = tiny_pool_server
     creds = {"email": "burst@example.com", "password": secrets.token_urlsafe(12)}
     assert httpx.post(f"{base}/api/v1/auth/register", json=creds).status_code == 201
-    token = httpx.post(f"{base}/api/v1/auth/login", json=creds).json()["access_token"]
+    login = {**creds, "session": "bearer"}
+    token = httpx.post(f"{base}/api/v1/auth/login", json=login).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     task = httpx.post(f"{base}/api/v1/tasks", json={"title": "x"}, headers=headers).json()
 

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
-from todo_api.config import DRIVER, DatabaseSettings, Settings
-from todo_api.db import build_engine
+from todo_api.core.config import DRIVER, DatabaseSettings, Settings
+from todo_api.core.db import build_engine
 
 from tools.backend_server import serve_argv, wait_until_serving
 from tools.postgres import admin_connect, free_port

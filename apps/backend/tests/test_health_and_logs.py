@@ -8,7 +8,7 @@ import logging
 
 import pytest
 from helpers import sign_up
-from todo_api.logging_setup import REDACTED, configure_logging
+from todo_api.core.logging_setup import REDACTED, configure_logging
 
 
 def test_liveness(client):
@@ -23,7 +23,8 @@ def test_readiness(client):
     assert response.json() == {"status": "ok", "database": "ok"}
 
 
-def test_openapi_and_docs_are_under_api(client):
+def test_openapi_and_docs_are_under_api(db, make_client):
+    client = make_client(db.url, api_docs_enabled=True)
     spec = client.get("/api/openapi.json")
     assert spec.status_code == 200
     paths = spec.json()["paths"]

@@ -14,13 +14,13 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.pool import NullPool
-from todo_api.config import DatabaseSettings, normalise_database_url
+from todo_api.core.config import DatabaseSettings, normalise_database_url
 from todo_api.migrate import ADVISORY_LOCK_KEY, alembic_config, current_revision, run
 from todo_api.models import Base
 
 from tools.postgres import create_database, drop_database, free_port
 
-APP_TABLES = {"users", "tasks", "conversations", "conversation_messages"}
+APP_TABLES = {"users", "user_sessions", "tasks", "conversations", "conversation_messages"}
 
 
 @pytest.fixture
@@ -132,3 +132,38 @@ def test_concurrent_migrators_take_turns(empty_db):
     assert [proc.returncode for proc in procs] == [0, 0, 0], outputs
     assert sum("Running upgrade  -> 0001" in out for out in outputs) == 1, outputs
     assert _tables(empty_db.url) >= APP_TABLES
+
+
+def test_unique_message_positions_migration_renumbers_existing_collisions(empty_db):
+    """Rows written by turns that raced before 0003 share positions: the upgrade keeps their
+    order (position, then id) and renumbers them, then the constraint holds."""
+    settings = DatabaseSettings(database_url=empty_db.url)
+    run(settings, action="upgrade", revision="0002", wait_seconds=5)
+    with psycopg.connect(empty_db.url) as conn:
+        user_id = conn.execute(
+            "INSERT INTO users (email, password_hash) VALUES ('m@example.com', 'x') RETURNING id"
+        ).fetchone()[0]
+        conversation = conn.execute(
+            "INSERT INTO conversations (id, user_id) VALUES (gen_random_uuid(), %s) RETURNING id",
+            (user_id,),
+        ).fetchone()[0]
+        for position, content in [(0, "a"), (1, "b"), (1, "c"), (2, "d"), (2, "e")]:
+            conn.execute(
+                "INSERT INTO conversation_messages (conversation_id, position, role, payload)"
+                " VALUES (%s, %s, 'user', jsonb_build_object('content', %s::text))",
+                (conversation, position, content),
+            )
+    run(settings, action="upgrade", revision="head", wait_seconds=5)
+    with psycopg.connect(empty_db.url) as conn:
+        rows = conn.execute(
+            "SELECT position, payload->>'content' FROM conversation_messages ORDER BY position"
+        ).fetchall()
+        assert rows == [(0, "a"), (1, "b"), (2, "c"), (3, "d"), (4, "e")]
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute(
+                "INSERT INTO conversation_messages (conversation_id, position, role, payload)"
+                " VALUES (%s, 4, 'user', '{}')",
+                (conversation,),
+            )
+    run(settings, action="downgrade", revision="0001", wait_seconds=5)  # and back
+    assert "user_sessions" not in _tables(empty_db.url)

@@ -220,3 +220,36 @@ def test_create_cannot_target_another_user(client, alice_and_bob):
     response = client.post(API, json={"title": "x", "user_id": 1}, headers=bob)
     assert response.status_code == 422
     assert client.get(API, headers=alice).json()["total"] == 1
+
+
+def test_list_items_are_the_same_json_as_single_reads(client, user, db):
+    """The list body is built by PostgreSQL, single reads by pydantic: both must write every
+    field identically (timestamps in UTC with Z, microseconds only when non-zero; text with
+    quotes, backslashes, control and non-ASCII characters)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+    from todo_api.core.config import normalise_database_url
+
+    tricky = _create(
+        client,
+        user,
+        title='a "quoted" \\ back\tslash é \u2028 </script>',
+        description="line\nbreak \x01 ctrl",
+        priority="high",
+        due_date="2030-02-01",
+    )
+    plain = _create(client, user, title="plain")
+    engine = create_engine(normalise_database_url(db.url), poolclass=NullPool)
+    with engine.begin() as conn:  # whole seconds: no fraction in the JSON
+        conn.execute(
+            text("UPDATE tasks SET updated_at = '2031-05-06 07:08:09+02' WHERE id = :id"),
+            {"id": plain["id"]},
+        )
+    engine.dispose()
+    response = client.get(API, headers=user)
+    listed = response.json()["items"]
+    singles = [client.get(f"{API}/{t['id']}", headers=user) for t in (plain, tricky)]
+    assert listed == [single.json() for single in singles]
+    assert listed[0]["updated_at"] == "2031-05-06T05:08:09Z"
+    for single in singles:  # byte for byte, apart from whitespace between items
+        assert single.text in response.text

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
-from todo_api.config import normalise_database_url
+from todo_api.core.config import normalise_database_url
 from todo_api.middleware import MAX_BODY_BYTES
 
 API = "/api/v1/tasks"

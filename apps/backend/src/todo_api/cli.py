@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from .config import ConfigError, DatabaseSettings, Settings, load
+from .core.config import ConfigError, DatabaseSettings, Settings, load
 
 EXIT_CONFIG = 2
 EXIT_DB = 3
@@ -34,7 +34,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _load_or_exit(Settings)
-    from .logging_setup import configure_logging
+    from .core.logging_setup import configure_logging
 
     configure_logging(settings.log_level, settings.secret_values())
     import uvicorn
@@ -57,7 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _migrate(args: argparse.Namespace, action: str) -> int:
     settings = _load_or_exit(DatabaseSettings)
-    from .logging_setup import configure_logging
+    from .core.logging_setup import configure_logging
 
     configure_logging(settings.log_level, settings.secret_values())
     from .migrate import MigrationError, run

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from .db import describe_db_error, is_connection_problem
+from .core.db import describe_db_error, is_connection_problem
 
 log = logging.getLogger("todo_api.errors")
 

@@ -8,7 +8,10 @@ answers) while the database is still down.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
+import re
 import sys
 import threading
 from collections.abc import AsyncIterator
@@ -17,19 +20,30 @@ from contextlib import asynccontextmanager
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import sessionmaker
 
 from . import __version__, errors
 from .api.routes import assistant, auth, health, tasks
+from .api.throttle import Throttles
 from .assistant.openai_client import ChatCompletionsClient
-from .config import ConfigError, Settings, get_settings
-from .db import build_engine, wait_for_database
-from .logging_setup import configure_logging
-from .middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from .core.config import ConfigError, Settings, get_settings
+from .core.db import build_engine, wait_for_database
+from .core.logging_setup import configure_logging
+from .middleware import (
+    BodySizeLimitMiddleware,
+    EarlyThrottleMiddleware,
+    OriginCheckMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
 
 log = logging.getLogger("todo_api")
 
 WARMUP_SECONDS = 60
+OPENAPI_URL = "/api/openapi.json"
+DOCS_URL = "/api/docs"
 
 
 def _openai_client(settings: Settings) -> ChatCompletionsClient | None:
@@ -52,6 +66,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # DB_MAX_OVERFLOW stays headroom for readiness probes and the start-up check.
     anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
     app.state.probe_limiter = anyio.CapacityLimiter(2)
+    app.state.hash_limiter = anyio.CapacityLimiter(settings.password_hash_concurrency)
     stop = threading.Event()
     warmup = threading.Thread(
         target=wait_for_database,
@@ -93,16 +108,21 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         title="Todo API",
         version=__version__,
         description="Tasks, accounts and an AI assistant for the Todo application.",
-        openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        # API_DOCS_ENABLED (default: on in dev only) switches both the document and its UI.
+        openapi_url=OPENAPI_URL if settings.docs_enabled else None,
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
+    if settings.docs_enabled:
+        _install_docs(app)
     engine = build_engine(settings)
     app.state.settings = settings
     app.state.engine = engine
+    app.state.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     app.state.session_factory = sessionmaker(engine, expire_on_commit=False)
     app.state.openai_client = _openai_client(settings)
+    app.state.throttles = Throttles.from_settings(settings)
 
     errors.install(app)
     api = APIRouter(prefix="/api/v1")
@@ -110,7 +130,37 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         api.include_router(module.router)
     app.include_router(api)
 
-    # Outermost first: the request id must cover the 413 answers too.
+    # Added innermost first: the request id and the security headers cover the 403 and 413
+    # answers too.
+    app.add_middleware(
+        EarlyThrottleMiddleware,
+        paths=frozenset(f"{api.prefix}{auth.router.prefix}{p}" for p in ("/login", "/register")),
+        wait_for=app.state.throttles.address_wait,
+    )
     app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(OriginCheckMiddleware, allowed_origins=settings.allowed_origin_set)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app
+
+
+def _install_docs(app: FastAPI) -> None:
+    """Swagger UI with a CSP of its own: its script and styles come from the jsDelivr CDN
+    (FastAPI's default; a cluster without internet access shows an empty page), and its one
+    inline script is allowed by hash, not by 'unsafe-inline'."""
+    page = get_swagger_ui_html(openapi_url=OPENAPI_URL, title=f"{app.title} - Swagger UI").body
+    inline = re.findall(rb"<script>(.*?)</script>", bytes(page), re.DOTALL)
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(script).digest()).decode()}'"
+        for script in inline
+    )
+    csp = (
+        f"default-src 'none'; script-src https://cdn.jsdelivr.net {hashes}; "
+        "style-src https://cdn.jsdelivr.net 'unsafe-inline'; "
+        "img-src https://fastapi.tiangolo.com https://cdn.jsdelivr.net data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    )
+
+    @app.get(DOCS_URL, include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(page, headers={"Content-Security-Policy": csp})

@@ -15,8 +15,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.pool import NullPool
 
-from .config import DatabaseSettings
-from .db import build_engine, describe_db_error, wait_for_database
+from .core.config import DatabaseSettings
+from .core.db import build_engine, describe_db_error, wait_for_database
 
 log = logging.getLogger("todo_api.migrate")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     BigInteger,
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    UniqueConstraint,
     Uuid,
     func,
     text,
@@ -33,7 +34,10 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-PRIORITIES = ("low", "medium", "high")
+# The one definition of task priorities, in rank order: the API schemas, the database check,
+# the sort rank and the assistant's tool schemas all derive from it.
+Priority = Literal["low", "medium", "high"]
+PRIORITIES: tuple[str, ...] = get_args(Priority)
 TITLE_MAX = 200
 DESCRIPTION_MAX = 2000
 EMAIL_MAX = 254
@@ -59,10 +63,27 @@ class User(Base):
     created_at: Mapped[dt.datetime] = _now_column()
 
 
+class UserSession(Base):
+    """One signed-in session. Tokens name their session (claim `sid`) and are accepted only
+    while its row exists: logout deletes it, a password change deletes all of a user's."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user_id", "user_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    created_at: Mapped[dt.datetime] = _now_column()
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
 class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
-        CheckConstraint("priority IN ('low', 'medium', 'high')", name="priority"),
+        CheckConstraint(
+            "priority IN ({})".format(", ".join(f"'{p}'" for p in PRIORITIES)), name="priority"
+        ),
         CheckConstraint("char_length(title) BETWEEN 1 AND 200", name="title_length"),
         Index("ix_tasks_user_id_created_at", "user_id", "created_at"),
     )
@@ -96,8 +117,10 @@ class ConversationMessage(Base):
     """One Chat Completions message, stored as sent/received so any replica can replay it."""
 
     __tablename__ = "conversation_messages"
+    # Unique: two turns racing on one conversation cannot both write the same positions
+    # (the later commit fails and is refused instead of interleaving the histories).
     __table_args__ = (
-        Index("ix_conversation_messages_conversation_id_position", "conversation_id", "position"),
+        UniqueConstraint("conversation_id", "position", name="uq_conversation_messages_position"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -16,9 +16,8 @@ from pydantic import (
     field_validator,
 )
 
-from .models import DESCRIPTION_MAX, EMAIL_MAX, NAME_MAX, TITLE_MAX
+from .models import DESCRIPTION_MAX, EMAIL_MAX, NAME_MAX, TITLE_MAX, Priority
 
-Priority = Literal["low", "medium", "high"]
 StatusFilter = Literal["all", "pending", "completed"]
 SortKey = Literal[
     "created_at",
@@ -62,6 +61,8 @@ Title = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX),
     AfterValidator(_no_nul),
 ]
+# A search string (tasks list `q`, the assistant's list tool).
+SearchText = Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_nul)]
 Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX), AfterValidator(_no_nul)]
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=NAME_MAX), AfterValidator(_no_nul)
@@ -85,6 +86,14 @@ class LoginRequest(RequestModel):
     # No format check beyond length: login must answer 401 the same way for any unknown email.
     email: Annotated[str, Field(min_length=1, max_length=EMAIL_MAX)]
     password: Annotated[str, Field(min_length=1, max_length=128)]
+    session: Literal["cookie", "bearer"] = Field(
+        default="cookie",
+        description=(
+            "cookie (browsers): the session is set as the httpOnly cookie and the body holds "
+            "only the user. bearer (API clients): no cookie; the body holds access_token for "
+            "the Authorization header."
+        ),
+    )
 
 
 class UserPublic(BaseModel):
@@ -97,8 +106,10 @@ class UserPublic(BaseModel):
 
 
 class LoginResponse(BaseModel):
-    access_token: str
-    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 scheme name
+    """access_token and token_type are present only for `session: "bearer"` logins."""
+
+    access_token: str | None = None
+    token_type: Literal["bearer"] | None = None
     user: UserPublic
 
 
@@ -172,6 +183,13 @@ class ChatResponse(BaseModel):
     conversation_id: uuid.UUID
     reply: str
     actions: list[AssistantAction]
+    error: str | None = Field(
+        default=None,
+        description=(
+            "Set when the turn stopped early after some of its rounds were stored: the "
+            "actions listed did happen; the reply says the request was not finished."
+        ),
+    )
 
 
 # ---------------------------------------------------------------- health
@@ -185,4 +203,3 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ok", "unavailable"]
     database: Literal["ok", "unavailable"]
-    reason: str | None = None

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from ..config import Settings
+from .. import users_service
+from ..core.config import Settings
+from ..core.security import SESSION_COOKIE, InvalidToken, decode_access_token
 from ..models import User
-from ..security import SESSION_COOKIE, InvalidToken, decode_access_token
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -42,8 +45,15 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
             session.close()
 
 
+async def get_read_engine(request: Request) -> Engine:
+    """For hot read-only endpoints: Core connections in autocommit (no ORM session, no
+    transaction round trips), checked out and returned inside the endpoint's thread."""
+    return request.app.state.read_engine
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_db)]
+ReadEngineDep = Annotated[Engine, Depends(get_read_engine)]
 
 _UNAUTHENTICATED = HTTPException(
     status_code=status.HTTP_401_UNAUTHORIZED,
@@ -52,40 +62,53 @@ _UNAUTHENTICATED = HTTPException(
 )
 
 
-async def get_user_id(
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a verified token says is calling. Not yet proof the session is live: endpoints
+    check that with the database (require_session, or folded into their own query)."""
+
+    user_id: int
+    session_id: uuid.UUID
+
+
+def request_token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    """The session token: the Bearer header first, else the cookie."""
+    return credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE)
+
+
+async def get_principal(
     request: Request,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> int:
-    """The user id from a valid session token (Bearer header first, else the cookie).
-
-    No database access here (it runs on the event loop); endpoints confirm the user still
-    exists with require_user() in the same thread and transaction as their own queries.
-    """
-    token = credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE)
+) -> Principal:
+    """No database access here (it runs on the event loop); endpoints confirm the session in
+    the same thread and transaction as their own queries."""
+    token = request_token(request, credentials)
     if not token:
         raise _UNAUTHENTICATED
     try:
-        return decode_access_token(token, settings.auth_secret.get_secret_value())
+        user_id, session_id = decode_access_token(token, settings.auth_secret.get_secret_value())
     except InvalidToken:
         raise _UNAUTHENTICATED from None
+    return Principal(user_id, session_id)
 
 
-UserId = Annotated[int, Depends(get_user_id)]
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 
-def require_user(session: Session, user_id: int) -> None:
-    """401 if the token's user has been deleted since it was issued."""
-    if session.scalar(select(User.id).where(User.id == user_id)) is None:
+def require_session(session: Session | Connection, principal: Principal) -> None:
+    """401 unless the token's session is live (not logged out, user not deleted)."""
+    if not users_service.session_is_live(session, principal.user_id, principal.session_id):
         raise _UNAUTHENTICATED
 
 
-def get_current_user(user_id: UserId, session: SessionDep) -> User:
+def get_current_user(principal: CurrentPrincipal, session: SessionDep) -> User:
     try:
-        user = session.get(User, user_id)
+        user = users_service.session_user(session, principal.user_id, principal.session_id)
     finally:
         session.close()  # see releases_session; the loaded user stays usable
-    if user is None:  # deleted since the token was issued
+    if user is None:  # logged out, expired or deleted since the token was issued
         raise _UNAUTHENTICATED
     return user
 

@@ -29,6 +29,10 @@ class UpstreamTimeout(UpstreamError):
     status_code = 504
 
 
+class ContextTooLong(UpstreamError):
+    """The conversation no longer fits the model's context window."""
+
+
 class ChatCompletionsClient:
     def __init__(
         self,
@@ -80,6 +84,8 @@ class ChatCompletionsClient:
             )
             if response.status_code in (401, 403):
                 raise UpstreamError("The assistant service rejected the configured API key.")
+            if response.status_code == 400 and error_type == "context_length_exceeded":
+                raise ContextTooLong("The conversation is too long for the assistant.")
             if response.status_code == 429:
                 raise UpstreamError(
                     "The assistant service is busy (rate limited). Try again shortly."
@@ -97,8 +103,10 @@ class ChatCompletionsClient:
 
 
 def _error_type(response: httpx.Response) -> str | None:
+    """OpenAI's error code if it gives one (the specific "context_length_exceeded"), else
+    its type ("invalid_request_error")."""
     try:
         error = response.json().get("error") or {}
-        return str(error.get("type") or error.get("code") or "") or None
+        return str(error.get("code") or error.get("type") or "") or None
     except (ValueError, AttributeError):
         return None

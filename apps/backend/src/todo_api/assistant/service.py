@@ -4,7 +4,12 @@ Neither a database connection nor a worker thread is held while the model is bei
 (the HTTP call is async; database steps run briefly in the thread pool): each round that the
 model answered is written (messages + the task changes its tool calls made) in one short
 transaction. If the model fails in round one, nothing is stored and the client gets 502/504;
-if it fails later, the rounds that already happened stay, consistent with their effects.
+if it fails later, the rounds that already happened stay, consistent with their effects, and
+the client gets them (actions, conversation_id) with an `error` instead of a bare 502.
+
+Cost and memory are bounded: history is loaded newest-first within a size budget, tool
+results are capped, a conversation that outgrew the model's context starts afresh, and two
+turns racing on one conversation cannot interleave (unique position; the later one is 409).
 """
 
 from __future__ import annotations
@@ -17,20 +22,28 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from ..models import Conversation, ConversationMessage
 from ..schemas import AssistantAction
-from .openai_client import ChatCompletionsClient, UpstreamError, UpstreamTimeout
+from .openai_client import ChatCompletionsClient, ContextTooLong, UpstreamError, UpstreamTimeout
 from .tools import TOOLS, execute
 
 log = logging.getLogger("todo_api.assistant")
 
 MAX_TOOL_ROUNDS = 5
 MAX_HISTORY_MESSAGES = 40
+# Characters of stored JSON replayed to the model (~10k tokens): older messages drop out.
+HISTORY_BUDGET_CHARS = 40_000
+MAX_TOOL_RESULT_CHARS = 8_000
 GAVE_UP_REPLY = "Sorry, I could not finish that request. Please try again with a simpler request."
+PARTIAL_REPLY = (
+    "I could not finish that request ({error}). The changes listed here were made; "
+    "check them before you ask again."
+)
 
 SYSTEM_PROMPT = """\
 You are the assistant inside a to-do list app. You help the user manage their own tasks.
@@ -44,11 +57,16 @@ class ConversationNotFound(Exception):
     pass
 
 
+class ConversationBusy(Exception):
+    """Another turn wrote to the conversation while this one was waiting for the model."""
+
+
 @dataclass
 class ChatResult:
     conversation_id: uuid.UUID
     reply: str
     actions: list[AssistantAction] = field(default_factory=list)
+    error: str | None = None
 
 
 def _system_message() -> dict[str, Any]:
@@ -92,21 +110,52 @@ def _clean_assistant_message(message: dict[str, Any]) -> dict[str, Any]:
 def _load(
     session: Session, user_id: int, conversation_id: uuid.UUID | None
 ) -> tuple[list[dict[str, Any]], int]:
+    """The newest messages that fit HISTORY_BUDGET_CHARS (oldest first), and the next
+    position. Sizes are summed in the database, so an old 100 KB tool result is never even
+    loaded."""
     if conversation_id is None:
         return [], 0
-    conversation = session.scalars(
-        select(Conversation).where(
+    owned = session.scalar(
+        select(Conversation.id).where(
             Conversation.id == conversation_id, Conversation.user_id == user_id
         )
-    ).one_or_none()
-    if conversation is None:
+    )
+    if owned is None:
         raise ConversationNotFound
-    rows = session.scalars(
-        select(ConversationMessage)
+    newest = (
+        select(ConversationMessage.position, ConversationMessage.payload)
         .where(ConversationMessage.conversation_id == conversation_id)
-        .order_by(ConversationMessage.position, ConversationMessage.id)
+        .order_by(ConversationMessage.position.desc())
+        .limit(MAX_HISTORY_MESSAGES)
+        .subquery()
+    )
+    sized = select(
+        newest.c.position,
+        newest.c.payload,
+        func.sum(func.octet_length(func.cast(newest.c.payload, Text)))
+        .over(order_by=newest.c.position.desc())
+        .label("running"),
+    ).subquery()
+    rows = session.execute(
+        select(sized.c.position, sized.c.payload)
+        .where(sized.c.running <= HISTORY_BUDGET_CHARS)
+        .order_by(sized.c.position)
     ).all()
-    return [row.payload for row in rows], (rows[-1].position + 1 if rows else 0)
+    last = session.scalar(
+        select(func.max(ConversationMessage.position)).where(
+            ConversationMessage.conversation_id == conversation_id
+        )
+    )
+    return [row.payload for row in rows], (last + 1 if last is not None else 0)
+
+
+def _tool_content(result: dict[str, Any]) -> str:
+    """The tool result as the model reads it, capped (tools keep their own results small;
+    this is the backstop that keeps one result from filling the context)."""
+    content = json.dumps(result, ensure_ascii=False)
+    if len(content) <= MAX_TOOL_RESULT_CHARS:
+        return content
+    return content[: MAX_TOOL_RESULT_CHARS - 40] + " ... [result truncated]"
 
 
 def _store(
@@ -171,11 +220,17 @@ def _apply_round(
                 {
                     "role": "tool",
                     "tool_call_id": call["id"],
-                    "content": json.dumps(outcome.result, ensure_ascii=False),
+                    "content": _tool_content(outcome.result),
                 }
             )
         position = _store(session, conversation_id, position, pending)
-        session.commit()
+        try:
+            session.commit()
+        except IntegrityError:
+            # (conversation, position) taken: a concurrent turn got there first. This round,
+            # its task changes included, is rolled back as a whole.
+            session.rollback()
+            raise ConversationBusy from None
         return conversation_id, position, actions
     finally:
         session.close()
@@ -193,36 +248,85 @@ async def chat(
     history, position = await run_in_threadpool(
         _load_and_release, session, user_id, conversation_id
     )
-
-    pending: list[dict[str, Any]] = [{"role": "user", "content": message}]
-    actions: list[AssistantAction] = []
-
-    # One chat turn may take several model calls; the whole turn gets twice the per-call
-    # timeout (30 s -> 60 s, the Ingress' default read timeout), so it never runs on unseen.
-    deadline = time.monotonic() + 2 * client.timeout_seconds
-    for round_number in range(1, MAX_TOOL_ROUNDS + 1):
-        remaining = min(client.timeout_seconds, deadline - time.monotonic())
-        if remaining <= 0:
-            raise UpstreamTimeout("The assistant service did not answer in time.")
-        answer = await client.complete(
-            [_system_message(), *_trim(history + pending)], TOOLS, remaining
+    turn = _Turn(conversation_id, history, position, message)
+    try:
+        return await turn.run(session, client, user_id)
+    except (UpstreamError, ConversationBusy) as exc:
+        if not turn.rounds_stored:
+            raise
+        # Some rounds (and their task changes) are committed: say what was done, so the
+        # user does not resend and duplicate them.
+        error = exc.message if isinstance(exc, UpstreamError) else _BUSY
+        log.warning("assistant turn stopped after stored rounds", extra={"error": error})
+        assert turn.conversation_id is not None  # set by the first stored round
+        return ChatResult(
+            turn.conversation_id, PARTIAL_REPLY.format(error=error), turn.actions, error
         )
-        assistant = _clean_assistant_message(answer)
-        pending.append(assistant)
-        conversation_id, position, done = await run_in_threadpool(
-            _apply_round, session, user_id, conversation_id, position, pending, assistant
+
+
+_BUSY = "the conversation was changed by another message at the same time"
+
+
+@dataclass
+class _Turn:
+    conversation_id: uuid.UUID | None
+    history: list[dict[str, Any]]
+    position: int
+    message: str
+    actions: list[AssistantAction] = field(default_factory=list)
+    rounds_stored: int = 0
+
+    async def run(
+        self, session: Session, client: ChatCompletionsClient, user_id: int
+    ) -> ChatResult:
+        pending: list[dict[str, Any]] = [{"role": "user", "content": self.message}]
+        # One chat turn may take several model calls; the whole turn gets twice the per-call
+        # timeout (30 s -> 60 s, the Ingress' default read timeout), so it never runs on unseen.
+        deadline = time.monotonic() + 2 * client.timeout_seconds
+        for round_number in range(1, MAX_TOOL_ROUNDS + 1):
+            remaining = min(client.timeout_seconds, deadline - time.monotonic())
+            if remaining <= 0:
+                raise UpstreamTimeout("The assistant service did not answer in time.")
+            try:
+                answer = await client.complete(
+                    [_system_message(), *_trim(self.history + pending)], TOOLS, remaining
+                )
+            except ContextTooLong:
+                if round_number > 1 or not self.history:
+                    raise
+                # The stored conversation no longer fits the model: carry on in a fresh one
+                # (the client gets its new conversation_id) rather than fail every turn.
+                log.info("conversation outgrew the model's context; starting a fresh one")
+                self.conversation_id, self.history, self.position = None, [], 0
+                continue
+            assistant = _clean_assistant_message(answer)
+            pending.append(assistant)
+            self.conversation_id, self.position, done = await run_in_threadpool(
+                _apply_round,
+                session,
+                user_id,
+                self.conversation_id,
+                self.position,
+                pending,
+                assistant,
+            )
+            self.rounds_stored += 1
+            self.actions.extend(done)
+            self.history.extend(pending)
+            pending = []
+
+            if "tool_calls" not in assistant:
+                return ChatResult(
+                    self.conversation_id, assistant.get("content") or "", self.actions
+                )
+            log.debug("assistant round done", extra={"round": round_number})
+
+        final = {"role": "assistant", "content": GAVE_UP_REPLY}
+        assert self.conversation_id is not None
+        await run_in_threadpool(
+            _store_and_commit, session, self.conversation_id, self.position, [final]
         )
-        actions.extend(done)
-        history.extend(pending)
-        pending = []
-
-        if "tool_calls" not in assistant:
-            return ChatResult(conversation_id, assistant.get("content") or "", actions)
-        log.debug("assistant round done", extra={"round": round_number})
-
-    final = {"role": "assistant", "content": GAVE_UP_REPLY}
-    await run_in_threadpool(_store_and_commit, session, conversation_id, position, [final])
-    return ChatResult(conversation_id, GAVE_UP_REPLY, actions)
+        return ChatResult(self.conversation_id, GAVE_UP_REPLY, self.actions)
 
 
 def _store_and_commit(
@@ -231,8 +335,11 @@ def _store_and_commit(
     try:
         _store(session, conversation_id, position, messages)
         session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise ConversationBusy from None
     finally:
         session.close()
 
 
-__all__ = ["ChatResult", "ConversationNotFound", "UpstreamError", "chat"]
+__all__ = ["ChatResult", "ConversationBusy", "ConversationNotFound", "UpstreamError", "chat"]

@@ -11,15 +11,29 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from .. import tasks_service
-from ..schemas import AssistantAction, Description, Priority, StatusFilter, TaskCreate, TaskPublic, Title
+from ..schemas import (
+    AssistantAction,
+    Description,
+    Priority,
+    SearchText,
+    StatusFilter,
+    TaskCreate,
+    TaskPublic,
+    Title,
+)
 
 MAX_LISTED = 50
+# What a list result may hold: descriptions are shortened and tasks beyond the budget left
+# out (the model is told so and can narrow the search), so one call cannot flood the context.
+DESCRIPTION_PREVIEW = 200
+LIST_RESULT_BUDGET = 6_000
 
 
 class _Args(BaseModel):
@@ -36,11 +50,16 @@ class AddTaskArgs(TaskCreate):
 class ListTasksArgs(_Args):
     status: StatusFilter = "all"
     priority: Priority | None = None
-    q: Annotated[str, Field(max_length=200)] | None = None
+    q: (
+        Annotated[SearchText, Field(description="text to search in title and description")] | None
+    ) = None
 
 
 class TaskIdArgs(_Args):
-    task_id: Annotated[int, Field(ge=1, le=2**63 - 1)]
+    task_id: Annotated[
+        int,
+        Field(ge=1, le=2**63 - 1, description="id of one of the user's tasks (from list_tasks)"),
+    ]
 
 
 class UpdateTaskArgs(TaskIdArgs):
@@ -53,72 +72,6 @@ class UpdateTaskArgs(TaskIdArgs):
 
 class CompleteTaskArgs(TaskIdArgs):
     completed: bool = True
-
-
-_PRIORITY = {"type": "string", "enum": ["low", "medium", "high"]}
-_DATE = {"type": "string", "description": "ISO date YYYY-MM-DD"}
-_TASK_ID = {"type": "integer", "description": "id of one of the user's tasks (from list_tasks)"}
-
-
-def _function(name: str, description: str, properties: dict[str, Any], required: list[str]) -> dict:
-    return {
-        "type": "function",
-        "function": {
-            "name": name,
-            "description": description,
-            "parameters": {
-                "type": "object",
-                "properties": properties,
-                "required": required,
-                "additionalProperties": False,
-            },
-        },
-    }
-
-
-TOOLS: list[dict[str, Any]] = [
-    _function(
-        "add_task",
-        "Create a task for the user.",
-        {
-            "title": {"type": "string", "description": "short title, at most 200 characters"},
-            "description": {"type": "string"},
-            "priority": _PRIORITY,
-            "due_date": _DATE,
-        },
-        ["title"],
-    ),
-    _function(
-        "list_tasks",
-        "List the user's tasks, newest first (at most 50).",
-        {
-            "status": {"type": "string", "enum": ["all", "pending", "completed"]},
-            "priority": _PRIORITY,
-            "q": {"type": "string", "description": "text to search in title and description"},
-        },
-        [],
-    ),
-    _function(
-        "update_task",
-        "Change fields of one task; only the given fields change.",
-        {
-            "task_id": _TASK_ID,
-            "title": {"type": "string"},
-            "description": {"type": "string"},
-            "priority": _PRIORITY,
-            "due_date": _DATE,
-            "completed": {"type": "boolean"},
-        },
-        ["task_id"],
-    ),
-    _function(
-        "complete_task",
-        "Mark one task as done (or, with completed=false, as not done).",
-        {"task_id": _TASK_ID, "completed": {"type": "boolean"}},
-        ["task_id"],
-    ),
-    _function("delete_task", "Delete one task.", {"task_id": _TASK_ID}, ["task_id"]),
-]
 
 
 class ToolOutcome:
@@ -148,7 +101,21 @@ def _list(session: Session, user_id: int, args: ListTasksArgs) -> ToolOutcome:
         status=args.status, priority=args.priority, q=args.q, limit=MAX_LISTED
     )
     items, total = tasks_service.list_tasks(session, user_id, flt)
-    return ToolOutcome({"ok": True, "total": total, "tasks": [_task_json(t) for t in items]})
+    tasks, used = [], 0
+    for item in items:
+        task = _task_json(item)
+        if task["description"] and len(task["description"]) > DESCRIPTION_PREVIEW:
+            task["description"] = task["description"][:DESCRIPTION_PREVIEW] + "..."
+        used += len(json.dumps(task, ensure_ascii=False))
+        if used > LIST_RESULT_BUDGET:
+            break
+        tasks.append(task)
+    result: dict[str, Any] = {"ok": True, "total": total, "tasks": tasks}
+    if len(tasks) < total:
+        result["note"] = (
+            f"showing {len(tasks)} of {total}; filter by status, priority or q to see others"
+        )
+    return ToolOutcome(result)
 
 
 def _update(session: Session, user_id: int, args: UpdateTaskArgs) -> ToolOutcome:
@@ -182,20 +149,77 @@ def _delete(session: Session, user_id: int, args: TaskIdArgs) -> ToolOutcome:
     )
 
 
-_HANDLERS: dict[str, tuple[type[BaseModel], Callable[..., ToolOutcome]]] = {
-    "add_task": (AddTaskArgs, _add),
-    "list_tasks": (ListTasksArgs, _list),
-    "update_task": (UpdateTaskArgs, _update),
-    "complete_task": (CompleteTaskArgs, _complete),
-    "delete_task": (TaskIdArgs, _delete),
-}
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    arguments: type[BaseModel]
+    handler: Callable[[Session, int, Any], ToolOutcome]
+
+    def schema(self) -> dict[str, Any]:
+        """The Chat Completions function definition, generated from the argument model so
+        the model is told exactly the fields and limits that validation will apply."""
+        generated = self.arguments.model_json_schema()
+        properties = {
+            name: _tool_property(prop) for name, prop in generated.get("properties", {}).items()
+        }
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": {
+                    "type": "object",
+                    "properties": properties,
+                    "required": generated.get("required", []),
+                    "additionalProperties": False,
+                },
+            },
+        }
+
+
+def _tool_property(prop: dict[str, Any]) -> dict[str, Any]:
+    # An optional field is "omit it", not "send null": offer the model the non-null branch.
+    branches = [b for b in prop.get("anyOf", []) if b.get("type") != "null"]
+    if len(branches) == 1:
+        prop = {**branches[0], **{k: v for k, v in prop.items() if k != "anyOf"}}
+    clean = {k: v for k, v in prop.items() if k != "title" and not (k == "default" and v is None)}
+    if clean.get("format") == "date" and "description" not in clean:
+        # Models follow a worded format more reliably than a bare "format" keyword.
+        clean["description"] = "ISO date YYYY-MM-DD"
+    return clean
+
+
+TOOL_TABLE: tuple[Tool, ...] = (
+    Tool("add_task", "Create a task for the user.", AddTaskArgs, _add),
+    Tool(
+        "list_tasks",
+        f"List the user's tasks, newest first (at most {MAX_LISTED}).",
+        ListTasksArgs,
+        _list,
+    ),
+    Tool(
+        "update_task",
+        "Change fields of one task; only the given fields change.",
+        UpdateTaskArgs,
+        _update,
+    ),
+    Tool(
+        "complete_task",
+        "Mark one task as done (or, with completed=false, as not done).",
+        CompleteTaskArgs,
+        _complete,
+    ),
+    Tool("delete_task", "Delete one task.", TaskIdArgs, _delete),
+)
+_BY_NAME = {tool.name: tool for tool in TOOL_TABLE}
+TOOLS: list[dict[str, Any]] = [tool.schema() for tool in TOOL_TABLE]
 
 
 def execute(session: Session, user_id: int, name: str, raw_arguments: str | None) -> ToolOutcome:
-    handler = _HANDLERS.get(name)
-    if handler is None:
+    tool = _BY_NAME.get(name)
+    if tool is None:
         return ToolOutcome({"ok": False, "error": f"unknown tool {name!r}"})
-    model, function = handler
     try:
         arguments = json.loads(raw_arguments or "{}")
         if not isinstance(arguments, dict):
@@ -203,11 +227,11 @@ def execute(session: Session, user_id: int, name: str, raw_arguments: str | None
     except ValueError:
         return ToolOutcome({"ok": False, "error": "arguments are not a JSON object"})
     try:
-        args = model.model_validate(arguments)
+        args = tool.arguments.model_validate(arguments)
     except ValidationError as exc:
         problems = [
             f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}"
             for e in exc.errors(include_input=False, include_url=False)
         ]
         return ToolOutcome({"ok": False, "error": "invalid arguments: " + "; ".join(problems)})
-    return function(session, user_id, args)
+    return tool.handler(session, user_id, args)

@@ -18,8 +18,8 @@ def run_migrations_online() -> None:
         # Plain `alembic` CLI use: build the engine from the same settings the app uses.
         from sqlalchemy.pool import NullPool
 
-        from todo_api.config import DatabaseSettings, load
-        from todo_api.db import build_engine
+        from todo_api.core.config import DatabaseSettings, load
+        from todo_api.core.db import build_engine
 
         engine = build_engine(load(DatabaseSettings), poolclass=NullPool)
         with engine.connect() as connection:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, status
 
 from ...assistant.openai_client import UpstreamError
-from ...assistant.service import ConversationNotFound, chat
+from ...assistant.service import ConversationBusy, ConversationNotFound, chat
 from ...schemas import ChatRequest, ChatResponse
 from ..deps import CurrentUser, SessionDep
 
@@ -19,6 +19,8 @@ NOT_CONFIGURED = "The assistant is not configured on this server (no OPENAI_API_
     response_model=ChatResponse,
     responses={
         404: {"description": "conversation_id is not one of the user's conversations"},
+        409: {"description": "Another message to the same conversation was being answered"},
+        429: {"description": "Too many assistant messages (see Retry-After)"},
         502: {"description": "The assistant service failed"},
         503: {"description": "The assistant is not configured (or the database is down)"},
         504: {"description": "The assistant service timed out"},
@@ -30,12 +32,21 @@ async def assistant_chat(
     client = request.app.state.openai_client
     if client is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, NOT_CONFIGURED)
+    request.app.state.throttles.check_assistant(user.id)
     try:
         result = await chat(session, client, user.id, body.message, body.conversation_id)
     except ConversationNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Conversation not found") from None
+    except ConversationBusy:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            "Another message to this conversation was answered at the same time; send yours again.",
+        ) from None
     except UpstreamError as exc:
         raise HTTPException(exc.status_code, exc.message) from None
     return ChatResponse(
-        conversation_id=result.conversation_id, reply=result.reply, actions=result.actions
+        conversation_id=result.conversation_id,
+        reply=result.reply,
+        actions=result.actions,
+        error=result.error,
     )

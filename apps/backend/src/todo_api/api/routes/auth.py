@@ -2,26 +2,41 @@
 
 Login answers the same 401 for an unknown email and a wrong password, and spends the same
 argon2 work in both cases, so it cannot be used to find out which emails have accounts.
+
+argon2 runs on its own small thread limiter (PASSWORD_HASH_CONCURRENCY per process), never
+on the request threads that serve tasks, and login/register are throttled per client
+address and per account before any hashing: a login flood costs the task API neither
+threads nor (beyond that limiter) CPU.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
-from fastapi import APIRouter, HTTPException, Response, status
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+import anyio.to_thread
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from ...models import User
-from ...schemas import LoginRequest, LoginResponse, RegisterRequest, UserPublic
-from ...security import (
+from ... import users_service
+from ...core.config import Settings
+from ...core.security import (
     SESSION_COOKIE,
+    InvalidToken,
     create_access_token,
+    decode_access_token,
     hash_password,
     needs_rehash,
+    session_expiry,
     verify_password,
 )
-from ..deps import CurrentUser, SessionDep, SettingsDep, releases_session
+from ...models import User
+from ...schemas import LoginRequest, LoginResponse, RegisterRequest, UserPublic
+from ..deps import Credentials, CurrentUser, SessionDep, SettingsDep, request_token
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 log = logging.getLogger("todo_api.auth")
@@ -31,53 +46,100 @@ _BAD_CREDENTIALS = HTTPException(
     detail="Incorrect email or password",
     headers={"WWW-Authenticate": "Bearer"},
 )
+_THROTTLED = {429: {"description": "Too many attempts (see Retry-After)"}}
+
+T = TypeVar("T")
+
+
+async def _hashing(request: Request, function: Callable[..., T], *args: object) -> T:
+    return await anyio.to_thread.run_sync(function, *args, limiter=request.app.state.hash_limiter)
+
+
+def _in_thread_then_close(session: Session, function: Callable[..., T], *args: object) -> T:
+    """A database step for an async endpoint: runs in a request thread and releases the
+    connection there (no connection held while the endpoint awaits the hash limiter)."""
+    try:
+        return function(session, *args)
+    finally:
+        session.close()
 
 
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserPublic,
-    responses={409: {"description": "Email already registered"}},
+    responses={409: {"description": "Email already registered"}, **_THROTTLED},
 )
-@releases_session
-def register(body: RegisterRequest, session: SessionDep) -> User:
-    user = User(email=body.email, name=body.name, password_hash=hash_password(body.password))
-    session.add(user)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, "An account with this email already exists"
-        ) from None
-    session.refresh(user)
+async def register(body: RegisterRequest, request: Request, session: SessionDep) -> User:
+    throttles = request.app.state.throttles
+    throttles.check_account(body.email)  # the address was checked before routing
+    taken = await run_in_threadpool(
+        _in_thread_then_close, session, users_service.email_taken, body.email
+    )
+    if not taken:  # hash only for an email that can be registered
+        password_hash = await _hashing(request, hash_password, body.password)
+        try:
+            user = await run_in_threadpool(
+                _in_thread_then_close,
+                session,
+                _create_user,
+                body.email,
+                body.name,
+                password_hash,
+            )
+        except users_service.EmailTaken:
+            taken = True  # registered by a concurrent request since the check
+    if taken:
+        raise HTTPException(status.HTTP_409_CONFLICT, "An account with this email already exists")
+    throttles.auth_account.refund(body.email)  # only failures count against the account
     log.info("user registered", extra={"user_id": user.id})
     return user
 
 
+def _create_user(session: Session, email: str, name: str | None, password_hash: str) -> User:
+    return users_service.create(session, email=email, name=name, password_hash=password_hash)
+
+
 @router.post(
-    "/login", response_model=LoginResponse, responses={401: {"description": "Bad credentials"}}
+    "/login",
+    response_model=LoginResponse,
+    response_model_exclude_none=True,
+    responses={401: {"description": "Bad credentials"}, **_THROTTLED},
 )
-@releases_session
-def login(
-    body: LoginRequest, response: Response, session: SessionDep, settings: SettingsDep
+async def login(
+    body: LoginRequest,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> LoginResponse:
     email = body.email.strip().lower()
-    user = session.scalars(select(User).where(User.email == email)).one_or_none()
-    session.close()  # no pooled connection held through the (deliberately slow) hash check
-    if not verify_password(user.password_hash if user else None, body.password) or user is None:
+    throttles = request.app.state.throttles
+    throttles.check_account(email)  # the address was checked before routing
+    user = await run_in_threadpool(
+        _in_thread_then_close, session, users_service.find_by_email, email
+    )
+    # An unknown email is checked against a dummy hash: same work, same answer.
+    password_hash = user.password_hash if user else None
+    verified = await _hashing(request, verify_password, password_hash, body.password)
+    if user is None or not verified:
         log.info("login failed")
         raise _BAD_CREDENTIALS
+    throttles.auth_account.refund(email)  # only failures count against the account
+    new_hash = None
     if needs_rehash(user.password_hash):
-        session.execute(
-            update(User)
-            .where(User.id == user.id)
-            .values(password_hash=hash_password(body.password))
-        )
-        session.commit()
-    token, expires = create_access_token(
-        user.id, settings.auth_secret.get_secret_value(), settings.access_token_expire_minutes
+        new_hash = await _hashing(request, hash_password, body.password)
+    expires = session_expiry(settings.access_token_expire_minutes)
+    session_id = await run_in_threadpool(
+        _in_thread_then_close, session, _start_session, user.id, expires, new_hash
     )
+    token = create_access_token(
+        user.id, session_id, settings.auth_secret.get_secret_value(), expires
+    )
+    log.info("user logged in", extra={"user_id": user.id, "session": body.session})
+    public = UserPublic.model_validate(user)
+    if body.session == "bearer":
+        return LoginResponse(access_token=token, token_type="bearer", user=public)  # noqa: S106
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -88,12 +150,37 @@ def login(
         secure=settings.cookie_secure,
         samesite="lax",
     )
-    log.info("user logged in", extra={"user_id": user.id})
-    return LoginResponse(access_token=token, user=UserPublic.model_validate(user))
+    return LoginResponse(user=public)
+
+
+def _start_session(
+    session: Session, user_id: int, expires: dt.datetime, new_hash: str | None
+) -> uuid.UUID:
+    if new_hash is not None:
+        users_service.set_password_hash(session, user_id, new_hash)
+    return users_service.start_session(session, user_id, expires)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(settings: SettingsDep) -> Response:
+async def logout(
+    request: Request, credentials: Credentials, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Ends the presented session (cookie or Bearer) server-side, so a copy of its token
+    stops working too, and clears the cookie. Without a valid token it only clears."""
+    token = request_token(request, credentials)
+    if token:
+        try:
+            _, session_id = decode_access_token(token, settings.auth_secret.get_secret_value())
+        except InvalidToken:
+            pass
+        else:
+            await run_in_threadpool(
+                _in_thread_then_close, session, users_service.end_session, session_id
+            )
+    return _cleared(settings)
+
+
+def _cleared(settings: Settings) -> Response:
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(
         SESSION_COOKIE, path="/", httponly=True, secure=settings.cookie_secure, samesite="lax"

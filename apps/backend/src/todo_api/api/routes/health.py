@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ... import __version__
-from ...db import describe_db_error, ping
+from ...core.db import describe_db_error, ping
 from ...schemas import Health, Readiness
 
 router = APIRouter(prefix="/health", tags=["health"])
@@ -43,7 +43,8 @@ async def readiness(request: Request) -> JSONResponse:
     except Exception as exc:
         reason = describe_db_error(exc)
     else:
-        return JSONResponse(Readiness(status="ok", database="ok").model_dump(exclude_none=True))
+        return JSONResponse(Readiness(status="ok", database="ok").model_dump())
+    # The reason is for operators (logs), not for whoever can reach the public Ingress.
     log.warning("not ready", extra={"reason": reason})
-    body = Readiness(status="unavailable", database="unavailable", reason=reason)
+    body = Readiness(status="unavailable", database="unavailable")
     return JSONResponse(body.model_dump(), status_code=503)

@@ -1,8 +1,10 @@
 """Settings from the environment (pydantic-settings).
 
-Names are the contract of docs/architecture.md (at the repository root): secrets DATABASE_URL, AUTH_SECRET,
-OPENAI_API_KEY; tuning ENVIRONMENT, LOG_LEVEL, OPENAI_*, DB_*, ACCESS_TOKEN_EXPIRE_MINUTES,
-COOKIE_SECURE, WEB_CONCURRENCY.
+Names are the contract of docs/architecture.md (at the repository root): secrets DATABASE_URL,
+AUTH_SECRET, OPENAI_API_KEY; tuning ENVIRONMENT, LOG_LEVEL, OPENAI_*, DB_*,
+ACCESS_TOKEN_EXPIRE_MINUTES, COOKIE_SECURE, WEB_CONCURRENCY, API_DOCS_ENABLED, TRUSTED_PROXIES,
+ALLOWED_ORIGINS, PASSWORD_HASH_CONCURRENCY, AUTH_RATE_PER_ADDRESS, AUTH_RATE_PER_ACCOUNT,
+ASSISTANT_TURNS_PER_HOUR.
 
 Secrets are SecretStr so that a repr, a log line or a traceback never shows them, and
 configuration errors are reported by variable name only (see ``describe_errors``).
@@ -10,8 +12,10 @@ configuration errors are reported by variable name only (see ``describe_errors``
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +27,38 @@ from sqlalchemy.exc import ArgumentError
 _POSTGRES_SCHEMES = {"postgres", "postgresql"}
 DRIVER = "postgresql+psycopg"
 MIN_AUTH_SECRET_LENGTH = 32
+# Who may tell us the client's address in X-Forwarded-For: loopback and the private ranges a
+# cluster's pods and an Ingress controller live in. The NetworkPolicy lets only the Ingress
+# controller and the frontend reach the backend, so in the cluster that means the Ingress.
+DEFAULT_TRUSTED_PROXIES = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(raw: str) -> tuple[IPNetwork, ...]:
+    """Comma-separated addresses or CIDRs; ValueError names the bad entry."""
+    networks = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"has an entry that is not an address or CIDR: {item!r}") from None
+    return tuple(networks)
+
+
+def parse_origins(raw: str) -> frozenset[str]:
+    """Comma-separated origins (scheme://host[:port]), normalised to lower case."""
+    origins = set()
+    for item in (part.strip().rstrip("/").lower() for part in raw.split(",")):
+        if not item:
+            continue
+        parts = urlsplit(item)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+            raise ValueError(f"has an entry that is not an origin like https://host: {item!r}")
+        origins.add(item)
+    return frozenset(origins)
 
 
 def normalise_database_url(raw: str) -> URL:
@@ -97,6 +133,18 @@ class Settings(DatabaseSettings):
     access_token_expire_minutes: int = Field(default=1440, ge=1, le=60 * 24 * 90)
     cookie_secure: bool = False
     web_concurrency: int = Field(default=1, ge=1, le=64)
+    # None: on in dev, off otherwise (the API's own description is no secret, but a public
+    # production API has no need to advertise every route).
+    api_docs_enabled: bool | None = None
+    trusted_proxies: str = DEFAULT_TRUSTED_PROXIES
+    # Extra origins (besides the request's own host) allowed to send unsafe requests.
+    allowed_origins: str = ""
+    # argon2 runs on its own threads, this many per process, never on the request threads.
+    password_hash_concurrency: int = Field(default=1, ge=1, le=16)
+    # Login + register attempts per minute (0 = no limit); per process.
+    auth_rate_per_address: int = Field(default=30, ge=0, le=100_000)
+    auth_rate_per_account: int = Field(default=10, ge=0, le=100_000)
+    assistant_turns_per_hour: int = Field(default=60, ge=0, le=100_000)
 
     @field_validator("auth_secret")
     @classmethod
@@ -120,6 +168,32 @@ class Settings(DatabaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_allowed_origins(cls, value: str) -> str:
+        parse_origins(value)
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.trusted_proxies)
+
+    @property
+    def allowed_origin_set(self) -> frozenset[str]:
+        return parse_origins(self.allowed_origins)
+
+    @property
+    def docs_enabled(self) -> bool:
+        if self.api_docs_enabled is None:
+            return self.environment == "dev"
+        return self.api_docs_enabled
 
     @property
     def assistant_enabled(self) -> bool:

@@ -1,10 +1,14 @@
 """Engine and sessions.
 
 The engine never connects at creation, so the process starts while the database is down
-(cold-starting Neon compute, brief outage). Every checkout is pre-pinged, connects time out
-after DB_CONNECT_TIMEOUT_SECONDS, and the pool waits no longer than that for a free
-connection: during an outage requests fail fast (503, see errors.py) and the pool heals by
-itself when the database is back.
+(cold-starting Neon compute, brief outage). A checkout of a connection that sat idle for
+more than PING_AFTER_IDLE_SECONDS is pinged first (a suspended Neon compute or a restarted
+server has closed it: the pool then opens a fresh one, the request never sees it); a
+connection in steady use is not, which saves a round trip on every request of a busy server.
+One that dies while in use fails its request with 503 and the pool drops all connections
+older than that failure. Connects time out after DB_CONNECT_TIMEOUT_SECONDS, and the pool
+waits no longer than that for a free connection: during an outage requests fail fast (503,
+see errors.py) and the pool heals by itself when the database is back.
 """
 
 from __future__ import annotations
@@ -13,14 +17,16 @@ import logging
 import threading
 import time
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from .config import DatabaseSettings
 
 log = logging.getLogger("todo_api.db")
+
+PING_AFTER_IDLE_SECONDS = 5.0
 
 # What a lost or unreachable database looks like to SQLAlchemy.
 DB_UNAVAILABLE_ERRORS = (OperationalError, InterfaceError, PoolTimeoutError)
@@ -49,7 +55,6 @@ def build_engine(settings: DatabaseSettings, **overrides) -> Engine:
     options: dict[str, object] = {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
-        "pool_pre_ping": True,
         "pool_timeout": settings.db_connect_timeout_seconds,
         # Neon suspends idle computes; recycle rather than keep very old connections.
         "pool_recycle": 1800,
@@ -59,7 +64,26 @@ def build_engine(settings: DatabaseSettings, **overrides) -> Engine:
         for key in ("pool_size", "max_overflow", "pool_timeout"):
             options.pop(key)
     options.update(overrides)
-    return create_engine(settings.sqlalchemy_url, **options)
+    engine = create_engine(settings.sqlalchemy_url, **options)
+    _ping_idle_connections(engine)
+    return engine
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, proxy) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since <= PING_AFTER_IDLE_SECONDS:
+            return  # brand new, or in steady use
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception:
+            # The pool closes this connection and checks out (or opens) another.
+            raise DisconnectionError("idle connection is gone") from None
 
 
 def is_connection_problem(exc: BaseException) -> bool:

@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import secrets
 import time
+import uuid
 
 import jwt
 from argon2 import PasswordHasher
@@ -38,27 +39,39 @@ def needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
 
 
-def create_access_token(user_id: int, secret: str, expire_minutes: int) -> tuple[str, dt.datetime]:
-    now = dt.datetime.now(dt.UTC)
-    expires = now + dt.timedelta(minutes=expire_minutes)
-    claims = {"sub": str(user_id), "iat": now, "exp": expires, "typ": "access"}
-    return jwt.encode(claims, secret, algorithm=ALGORITHM), expires
+def session_expiry(expire_minutes: int) -> dt.datetime:
+    return dt.datetime.now(dt.UTC) + dt.timedelta(minutes=expire_minutes)
+
+
+def create_access_token(
+    user_id: int, session_id: uuid.UUID, secret: str, expires: dt.datetime
+) -> str:
+    claims = {
+        "sub": str(user_id),
+        "sid": str(session_id),
+        "iat": dt.datetime.now(dt.UTC),
+        "exp": expires,
+        "typ": "access",
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
 class InvalidToken(Exception):
     pass
 
 
-def decode_access_token(token: str, secret: str) -> int:
-    """The user id in a valid, unexpired token signed with our secret; InvalidToken otherwise."""
-    user_id, expires_at = _verify(token, secret)
+def decode_access_token(token: str, secret: str) -> tuple[int, uuid.UUID]:
+    """(user id, session id) of a valid, unexpired token signed with our secret; InvalidToken
+    otherwise. Whether the session is still live is the database's answer, asked per request
+    by the caller: this only proves who issued the token."""
+    user_id, session_id, expires_at = _verify(token, secret)
     if expires_at <= time.time():  # the cached verification may be older than the expiry
         raise InvalidToken("ExpiredSignatureError")
-    return user_id
+    return user_id, session_id
 
 
 @functools.lru_cache(maxsize=4096)
-def _verify(token: str, secret: str) -> tuple[int, float]:
+def _verify(token: str, secret: str) -> tuple[int, uuid.UUID, float]:
     """Signature and claims check, remembered per token (a session sends the same token with
     every request; only successes are cached, and expiry is re-checked on every use)."""
     try:
@@ -66,13 +79,13 @@ def _verify(token: str, secret: str) -> tuple[int, float]:
             token,
             secret,
             algorithms=[ALGORITHM],
-            options={"require": ["exp", "iat", "sub"]},
+            options={"require": ["exp", "iat", "sub", "sid"]},
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken(type(exc).__name__) from None
     if claims.get("typ") != "access":
         raise InvalidToken("wrong token type")
     try:
-        return int(claims["sub"]), float(claims["exp"])
+        return int(claims["sub"]), uuid.UUID(str(claims["sid"])), float(claims["exp"])
     except (TypeError, ValueError):
-        raise InvalidToken("bad subject") from None
+        raise InvalidToken("bad subject or session") from None
