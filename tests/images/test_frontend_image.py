@@ -63,9 +63,9 @@ def image_built_beside_env_files(base_images: dict[str, str], tmp_path_factory: 
     for name in (".env", ".env.local", ".env.production", ".env.production.local"):
         (context / name).write_text(f"TODO_PROBE_VALUE={value}\nNEXT_PUBLIC_TODO_PROBE={value}\n")
     tag = f"{TAG}-env-files"
-    docker_env.docker_build(context, None, tag, {"NODE_IMAGE": base_images["node"]})
+    engine.docker_build(context, None, tag, {"NODE_IMAGE": base_images["node"]})
     yield tag, value
-    docker_env.docker("image", "rm", "--force", tag, check=False)
+    engine.docker("image", "rm", "--force", tag, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +165,7 @@ def test_image_ships_no_sources_or_dev_tools(frontend) -> None:
 
 def test_local_env_files_do_not_reach_the_image(image_built_beside_env_files: tuple[str, str]) -> None:
     tag, value = image_built_beside_env_files
-    found = docker_env.docker(
+    found = engine.docker(
         "run",
         "--rm",
         "--entrypoint",
