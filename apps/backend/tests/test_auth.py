@@ -45,6 +45,7 @@ def test_login_sets_httponly_lax_cookie_and_returns_bearer_token_only_when_asked
     # page scripts could read it.
     assert response.json().keys() == {"user"}
     assert response.json()["user"]["email"] == creds["email"]
+    assert response.json()["user"]["name"] is None  # null fields of the user stay
     cookie = response.headers["set-cookie"]
     assert cookie.startswith(f"{SESSION_COOKIE}=")
     lowered = cookie.lower()

@@ -103,7 +103,7 @@ def _create_user(session: Session, email: str, name: str | None, password_hash: 
 @router.post(
     "/login",
     response_model=LoginResponse,
-    response_model_exclude_none=True,
+    response_model_exclude_unset=True,  # token fields only when set (bearer logins)
     responses={401: {"description": "Bad credentials"}, **_THROTTLED},
 )
 async def login(
