@@ -50,7 +50,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         server_header=False,
-        timeout_graceful_shutdown=20,
+        # In-flight requests may finish: the longest is an assistant turn, bounded at twice
+        # OPENAI_TIMEOUT_SECONDS (the chart's grace period allows for this plus its preStop).
+        timeout_graceful_shutdown=int(2 * settings.openai_timeout_seconds) + 5,
     )
     return 0
 

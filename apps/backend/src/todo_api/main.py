@@ -38,6 +38,7 @@ from .middleware import (
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
+from .shutdown import watch_for_shutdown
 
 log = logging.getLogger("todo_api")
 
@@ -67,6 +68,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
     app.state.probe_limiter = anyio.CapacityLimiter(2)
     app.state.hash_limiter = anyio.CapacityLimiter(settings.password_hash_concurrency)
+    watch_for_shutdown(app.state.stopping)
     stop = threading.Event()
     warmup = threading.Thread(
         target=wait_for_database,
@@ -118,6 +120,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         _install_docs(app)
     engine = build_engine(settings)
     app.state.settings = settings
+    app.state.stopping = threading.Event()
     app.state.engine = engine
     app.state.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     app.state.session_factory = sessionmaker(engine, expire_on_commit=False)

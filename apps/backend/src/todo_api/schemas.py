@@ -202,4 +202,4 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     status: Literal["ok", "unavailable"]
-    database: Literal["ok", "unavailable"]
+    database: Literal["ok", "unavailable", "unknown"]

@@ -25,6 +25,9 @@ async def liveness() -> Health:
 @router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
 async def readiness(request: Request) -> JSONResponse:
     settings = request.app.state.settings
+    if request.app.state.stopping.is_set():
+        # Draining after SIGTERM: take this pod out of the Service before it goes away.
+        return JSONResponse(Readiness(status="unavailable", database="unknown").model_dump(), status_code=503)
     # The connect timeout bounds a new connection; this bounds everything, including a
     # pooled connection whose peer went silent.
     deadline = settings.db_connect_timeout_seconds + 1
