@@ -27,7 +27,7 @@ generate_secrets() {
   password="$(gen 18)"
   printf 'TODO_CLUSTER_DB_PASSWORD=%q\nDATABASE_URL=%q\nOPENAI_API_KEY=%q\n' \
     "$password" \
-    "$(TODO_CLUSTER_DIR=/nonexistent TODO_CLUSTER_DB_PASSWORD="$password" TODO_CLUSTER_PORT_BASE=16843 \
+    "$(TODO_CLUSTER_DB_PASSWORD="$password" TODO_CLUSTER_PORT_BASE=16843 \
        "$repo/.venv/bin/python" -m tools.cluster database-url)" \
     "sk-test-$(gen 24)"
 }

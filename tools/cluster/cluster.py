@@ -639,15 +639,16 @@ def cmd_env(args: argparse.Namespace) -> None:
 
 
 def cmd_database_url(args: argparse.Namespace) -> None:
-    """The Neon-like database's URL: from the running cluster, or (with TODO_CLUSTER_DB_PASSWORD
-    set) the URL a cluster started with that password will have, so callers can know it first."""
-    url = database.read_url(pins.default_run_dir())
-    if url is None:
-        password = database.password_from_env()
-        if not password:
+    """The Neon-like database's URL. With TODO_CLUSTER_DB_PASSWORD set: the URL a cluster started
+    with that password has (ports from TODO_CLUSTER_PORT_BASE), so callers can know it first;
+    otherwise the running cluster's."""
+    password = database.password_from_env()
+    if password:
+        url = database.database_url(node.NodeNetwork.from_env().gateway, ports("real")["database"], password)
+    else:
+        url = database.read_url(pins.default_run_dir())
+        if url is None:
             raise ClusterError("no running real node, and TODO_CLUSTER_DB_PASSWORD is not set")
-        network = node.NodeNetwork.from_env()
-        url = database.database_url(network.gateway, ports("real")["database"], password)
     print(url)
 
 
