@@ -267,6 +267,9 @@ const scenarios = {
     await screenshot(page, "signin-session-expired");
     await signIn(page, account);
     await page.waitForURL(`${BASE_URL}/?status=pending`);
+    // Its follow-up requests (name, counts) must be done before the cookie goes, or their
+    // 401 sends the browser to sign in while the next navigation starts.
+    await settled(page);
 
     step("a session cookie the backend no longer accepts: the server render says so too");
     await page.context().clearCookies();
