@@ -70,7 +70,7 @@ def main() -> None:
             scale = args.seconds_scale
             print(scenarios.latency_report(target.ingress, concurrency=16, seconds=10 * scale), flush=True)
             runs = (
-                lambda: scenarios.rolling_update(target, seconds=150 * scale, log_level="debug"),
+                lambda: scenarios.rolling_update(target, seconds=300 * scale, log_level="debug"),
                 lambda: scenarios.pod_kills(target, seconds=120 * scale),
                 lambda: scenarios.database_outage(target, outage=30, seconds=110 * scale),
                 lambda: scenarios.slow_database(target, delay=0.05, seconds=40 * scale),

@@ -209,6 +209,7 @@ def scenario_cluster(real_node: RealNode) -> scenarios.Cluster:
 
 def report(result: scenarios.Result) -> None:
     print("\n" + result.report())
+    REPORTS.mkdir(parents=True, exist_ok=True)
     with (REPORTS / "faults-under-load.txt").open("a") as out:
         out.write(result.report() + "\n\n")
 

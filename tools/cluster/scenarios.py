@@ -109,7 +109,7 @@ def _traffic(cluster: Cluster, seconds: float, users: int = 3) -> Traffic:
     return Traffic(cluster.ingress, users=users, visitors=1, seconds=seconds).start()
 
 
-def rolling_update(cluster: Cluster, seconds: float = 150, log_level: str = "debug") -> Result:
+def rolling_update(cluster: Cluster, seconds: float = 300, log_level: str = "debug") -> Result:
     """A ConfigMap change through the real deploy path rolls both Deployments under load."""
     traffic = _traffic(cluster, seconds)
     result = Result("rolling update (ConfigMap change)", traffic)
