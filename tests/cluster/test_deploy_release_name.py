@@ -117,8 +117,9 @@ def test_deploy_with_release_demo_is_verified_by_label(deployer: Deployer) -> No
     rc, output, recap = deployer.play("playbooks/deploy-dev.yml")
     assert rc == 0, output[-6000:]
     assert recap["failed"] == 0
-    # The chart named them <release>-todo-*; verify found them by label and said so.
-    assert "backend Deployment demo-todo-backend, frontend Deployment demo-todo-frontend: 2/2 replicas ready" in output
+    # The chart named them <release>-todo-*; verify found them by label (its port-forward hint
+    # names the frontend Service it found).
+    assert "svc/demo-todo-frontend 3000:3000" in output, output[-3000:]
     assert deployer.deployment("backend").metadata.name == "demo-todo-backend"
     assert deployer.deployment("frontend").status.ready_replicas == 2
     secret = deployer.core.read_namespaced_secret("todo-secrets", NAMESPACE)
