@@ -126,3 +126,49 @@ def test_every_task_touching_a_secret_value_has_no_log():
             and "secrets_values" not in yaml.safe_dump({k: v for k, v in task.items() if k != "when"})
         )
         assert safe, f"task {task['name']!r} touches a secret value without no_log"
+
+
+def plays_of(path: Path) -> list[dict]:
+    return [play for play in yaml.safe_load(path.read_text()) or [] if "hosts" in play]
+
+
+PLAY_FILES = sorted(
+    p.relative_to(ROOT)
+    for p in [*(ROOT / "playbooks").glob("*.yml"), *(ROOT / "molecule").glob("*/*.yml")]
+    if p.name != "molecule.yml"
+)
+
+
+@pytest.mark.parametrize("path", PLAY_FILES, ids=str)
+def test_plays_that_reach_the_cluster_take_path_and_cluster_from_the_one_shared_place(path):
+    """Every play that runs a role, helm, kubectl, minikube or a kubernetes.core module loads
+    playbooks/vars/environment.yml (the pinned tools first on PATH); a play that forgot it
+    could not find helm (molecule cleanup did)."""
+    for play in plays_of(ROOT / path):
+        body = yaml.safe_dump({k: play.get(k) for k in ("roles", "pre_tasks", "tasks", "post_tasks")})
+        if not re.search(r"kubernetes\.core\.|kubectl|minikube|\brole\b|\bname: (prerequisites|minikube)\b", body):
+            continue
+        assert play.get("environment") == "{{ todo_environment }}", f"{path}: play {play['name']!r}"
+        assert any(
+            str(f).endswith("playbooks/vars/environment.yml") or str(f) == "vars/environment.yml"
+            for f in play.get("vars_files", [])
+        ), f"{path}: play {play['name']!r} does not load vars/environment.yml"
+        if "kubernetes.core." in body:
+            defaults = play.get("module_defaults", {})
+            for group in ("group/kubernetes.core.k8s", "group/kubernetes.core.helm"):
+                assert defaults.get(group, {}).get("kubeconfig") == "{{ todo_kubeconfig }}", f"{path}: {group}"
+
+
+def test_the_tools_path_is_written_once():
+    copies = [
+        str(p.relative_to(ROOT))
+        for p in [*ROOT.glob("playbooks/**/*.yml"), *ROOT.glob("molecule/**/*.yml"), *ROOT.glob("roles/**/*.yml")]
+        if "lookup('ansible.builtin.env', 'TODO_CACHE')" in p.read_text()
+    ]
+    assert copies == ["playbooks/vars/environment.yml"]
+
+
+@pytest.mark.parametrize("role", ["secrets", "release", "verify"])
+def test_roles_take_the_cluster_from_module_defaults_not_their_own_copies(role):
+    text = (ROOT / "roles" / role / "tasks" / "main.yml").read_text()
+    assert "kubeconfig:" not in text and "context:" not in text

@@ -43,7 +43,17 @@ def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def installed(artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     collections = tmp_path_factory.mktemp("collections")
-    result = run(str(VENV_BIN / "ansible-galaxy"), "collection", "install", str(artifact), "-p", str(collections))
+    # Only this path counts: a todo.deploy installed elsewhere (~/.ansible) must not make
+    # ansible-galaxy report "already installed" and skip.
+    result = run(
+        str(VENV_BIN / "ansible-galaxy"),
+        "collection",
+        "install",
+        str(artifact),
+        "-p",
+        str(collections),
+        env=base_env(ANSIBLE_COLLECTIONS_PATH=str(collections)),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return collections
 
@@ -62,7 +72,15 @@ def test_install_into_a_collections_path(installed: Path) -> None:
     assert (target / "plugins" / "modules" / "todo_health.py").read_bytes() == (
         ROOT / "plugins" / "modules" / "todo_health.py"
     ).read_bytes()
-    listed = run(str(VENV_BIN / "ansible-galaxy"), "collection", "list", "todo.deploy", "-p", str(installed))
+    listed = run(
+        str(VENV_BIN / "ansible-galaxy"),
+        "collection",
+        "list",
+        "todo.deploy",
+        "-p",
+        str(installed),
+        env=base_env(ANSIBLE_COLLECTIONS_PATH=str(installed)),
+    )
     assert listed.returncode == 0 and "todo.deploy" in listed.stdout, listed.stdout + listed.stderr
 
 
