@@ -59,6 +59,9 @@ def traefik_argv(binary: Path, web_port: int, ping_port: int) -> list[str]:
         "--ping.entryPoint=traefik",
         "--providers.kubernetesingress=true",
         f"--providers.kubernetesingress.ingressclass={INGRESS_CLASS}",
+        # A Service without ready endpoints answers 503 (as ingress-nginx does) instead of
+        # Traefik dropping its route, which would send /api/... to the `/` rule's frontend.
+        "--providers.kubernetesingress.allowEmptyServices=true",
         # Never call home: no version check, no anonymous usage statistics.
         "--global.checkNewVersion=false",
         "--global.sendAnonymousUsage=false",
