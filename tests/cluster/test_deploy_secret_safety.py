@@ -147,7 +147,7 @@ def test_the_database_switch_is_explicit_and_loud(world: World, tmp_path: Path) 
                     "secrets_manage_cluster": True,
                     "secrets_namespace": NAMESPACE,
                     "secrets_release_name": RELEASE,
-                    "secrets_database": "in-cluster",
+                    "secrets_database": "in-cluster",  # pragma: allowlist secret (a switch)
                     "test_result_file": str(result_file),
                 }
             ),

@@ -151,7 +151,7 @@ def test_checksum_follows_the_secret_content_and_only_it(world):
         assert value not in digests["first"]
     # The Secret is named after its content: each release points at its own Secret, so a
     # rolled-back upgrade still reads the old values (issue 14 item 7).
-    names = {name: resolved["secret_name"] for name, resolved in runs.items()}
+    names = {name: resolved["versioned_name"] for name, resolved in runs.items()}
     assert names["first"] == f"todo-secrets-{digests['first'][:10]}" == names["again"]
     assert len({names["first"], names["key-added"], names["auth-changed"]}) == 3
 
