@@ -25,6 +25,13 @@ BACKEND_CONFIG_KEYS = [
     "ACCESS_TOKEN_EXPIRE_MINUTES",
     "COOKIE_SECURE",
     "WEB_CONCURRENCY",
+    "API_DOCS_ENABLED",
+    "TRUSTED_PROXIES",
+    "ALLOWED_ORIGINS",
+    "PASSWORD_HASH_CONCURRENCY",
+    "AUTH_RATE_PER_ADDRESS",
+    "AUTH_RATE_PER_ACCOUNT",
+    "ASSISTANT_TURNS_PER_HOUR",
 ]
 SECRET_KEYS = {"DATABASE_URL", "AUTH_SECRET", "OPENAI_API_KEY"}
 
@@ -164,6 +171,52 @@ def test_configmap_holds_the_contract_keys(dev):
     assert data["DB_MAX_OVERFLOW"] == "5"
     assert data["COOKIE_SECURE"] == "false"
     assert all(isinstance(v, str) for v in data.values())
+
+
+TLS_SETS = {"ingress.host": "todo.local", "ingress.tls.enabled": "true", "ingress.tls.secretName": "todo-tls"}
+
+
+@pytest.mark.parametrize(
+    ("sets", "expected"),
+    [
+        ({}, "false"),
+        (TLS_SETS, "true"),
+        ({**TLS_SETS, "config.cookieSecure": "false"}, "false"),
+        ({"config.cookieSecure": "true"}, "true"),
+        ({**TLS_SETS, "ingress.enabled": "false"}, "false"),
+    ],
+    ids=["plain-http", "tls", "tls-explicit-false", "explicit-true", "tls-without-ingress"],
+)
+def test_cookie_secure_follows_ingress_tls_unless_set(sets, expected):
+    """Issue 14 item 4: TLS on the Ingress must not leave the session cookie without Secure."""
+    assert render(sets=sets).get("ConfigMap", "todo")["data"]["COOKIE_SECURE"] == expected
+
+
+def test_api_docs_are_on_in_dev_and_off_by_default(dev):
+    """Issue 14 item 6: /api/docs only where asked for (values-dev.yaml), never by default."""
+    assert dev.get("ConfigMap", "todo")["data"]["API_DOCS_ENABLED"] == "true"
+    assert render(values_files=()).get("ConfigMap", "todo")["data"]["API_DOCS_ENABLED"] == "false"
+    assert load_values("values.yaml")["config"]["apiDocsEnabled"] is False
+
+
+def test_hardening_settings_default_to_the_apps_own_defaults(dev):
+    """The chart sets every tuning knob the backend reads, with the backend's own defaults."""
+    from todo_api.core.config import Settings  # the backend package is installed in the venv
+
+    data = dev.get("ConfigMap", "todo")["data"]
+    fields = Settings.model_fields
+    for key in (
+        "TRUSTED_PROXIES",
+        "ALLOWED_ORIGINS",
+        "PASSWORD_HASH_CONCURRENCY",
+        "AUTH_RATE_PER_ADDRESS",
+        "AUTH_RATE_PER_ACCOUNT",
+        "ASSISTANT_TURNS_PER_HOUR",
+    ):
+        assert data[key] == str(fields[key.lower()].default), key
+    # Every setting the backend declares reaches it from the ConfigMap or the Secret.
+    declared = {name.upper() for name in fields}
+    assert declared <= set(BACKEND_CONFIG_KEYS) | SECRET_KEYS, declared - set(BACKEND_CONFIG_KEYS) - SECRET_KEYS
 
 
 def test_default_values_are_prod_environment():
@@ -370,6 +423,28 @@ def test_backend_network_policy(dev):
     assert not peers_allow(rule["from"], namespace="default")
     egress_ports = {(p["port"], p["protocol"]) for r in policy["egress"] for p in r["ports"]}
     assert {(53, "UDP"), (53, "TCP"), (5432, "TCP")} <= egress_ports
+
+
+def database_rules(policy: dict) -> list[dict]:
+    return [r for r in policy["spec"]["egress"] if {"port": 5432, "protocol": "TCP"} in r["ports"]]
+
+
+@pytest.mark.parametrize("policy_name", ["todo-backend", "todo-migrations"])
+def test_database_egress_goes_only_to_the_embedded_postgresql_when_it_is_the_database(policy_name):
+    """Issue 14 item 6: with the embedded PostgreSQL, 5432 reaches that pod and nothing else."""
+    manifest = render(sets={"postgresql.enabled": "true"})
+    (rule,) = database_rules(manifest.get("NetworkPolicy", policy_name))
+    assert rule["ports"] == [{"port": 5432, "protocol": "TCP"}], "443 (OpenAI) stays a rule of its own"
+    assert "to" in rule, "5432 must not be open to every address"
+    assert peers_allow(rule["to"], labels=pod_labels(manifest, "postgresql"))
+    assert not peers_allow(rule["to"], labels=pod_labels(manifest, "frontend"))
+    assert not peers_allow(rule["to"], namespace="default")
+
+
+@pytest.mark.parametrize("policy_name", ["todo-backend", "todo-migrations"])
+def test_database_egress_stays_open_to_any_address_for_an_external_database(dev, policy_name):
+    (rule,) = database_rules(dev.get("NetworkPolicy", policy_name))
+    assert "to" not in rule, "Neon has no fixed address: the port to anywhere"
 
 
 def test_frontend_network_policy(dev):

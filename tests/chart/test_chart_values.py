@@ -17,6 +17,12 @@ from chart_render import CHART, render, render_fails
         ({"frontend.image.pullPolicy": "Sometimes"}, "frontend.image.pullPolicy"),
         ({"networkPolicy.enabled": "yes-please"}, "networkPolicy.enabled"),
         ({"postgresql.persistence.bogus": "1"}, "Additional property bogus is not allowed"),
+        ({"config.cookieSecure": "maybe"}, "config.cookieSecure"),
+        ({"config.apiDocsEnabled": "sometimes"}, "config.apiDocsEnabled"),
+        ({"config.authRatePerAddress": "-1"}, "config.authRatePerAddress"),
+        ({"config.passwordHashConcurrency": "0"}, "config.passwordHashConcurrency"),
+        ({"config.trustedProxies": "ingress-nginx"}, "config.trustedProxies"),
+        ({"config.allowedOrigins": "todo.example"}, "config.allowedOrigins"),
     ],
     ids=lambda v: str(v)[:40] if isinstance(v, dict) else None,
 )

@@ -123,7 +123,10 @@ def test_deploy_with_release_demo_is_verified_by_label(deployer: Deployer) -> No
     assert "backend Deployment demo-todo-backend, frontend Deployment demo-todo-frontend: 2/2 replicas ready" in said
     assert deployer.deployment("backend").metadata.name == "demo-todo-backend"
     assert deployer.deployment("frontend").status.ready_replicas == 2
-    secret = deployer.core.read_namespaced_secret("todo-secrets", NAMESPACE)
+    env = deployer.deployment("backend").spec.template.spec.containers[0].env
+    secret_name = next(e for e in env if e.name == "AUTH_SECRET").value_from.secret_key_ref.name
+    assert secret_name.startswith("todo-secrets-"), "named after its content (secrets role)"
+    secret = deployer.core.read_namespaced_secret(secret_name, NAMESPACE)
     assert sorted(secret.data) == ["AUTH_SECRET", "DATABASE_URL"], "OPENAI_API_KEY is left out when not supplied"
 
 

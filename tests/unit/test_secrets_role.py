@@ -109,7 +109,7 @@ def test_environment_wins_over_defaults_and_empty_vault_values_count_as_absent(w
     assert resolved["values"] == {"DATABASE_URL": env_url, "AUTH_SECRET": env_auth, "OPENAI_API_KEY": ""}
     assert resolved["origin"]["DATABASE_URL"] == "the environment variable DATABASE_URL"
     assert resolved["assistant_enabled"] is False
-    assert "OPENAI_API_KEY: not supplied, so the assistant is off" in run.stdout
+    assert "OPENAI_API_KEY: not supplied and none live, so the assistant is off" in run.stdout
     assert_never_shown(run.output, env_url, env_auth)
 
 
@@ -121,7 +121,7 @@ def test_nothing_supplied_gives_the_embedded_defaults(world):
     assert values["OPENAI_API_KEY"] == "" and resolved["assistant_enabled"] is False
     assert len(values["AUTH_SECRET"]) == 64 and values["AUTH_SECRET"].isalnum()
     assert resolved["origin"]["AUTH_SECRET"].startswith("generated now")
-    assert "DATABASE_URL: not supplied, so the chart runs PostgreSQL in the cluster" in run.stdout
+    assert "DATABASE_URL: not supplied and none live, so the chart runs PostgreSQL in the cluster" in run.stdout
     assert_never_shown(run.output, values["AUTH_SECRET"])
 
     # A second run generates another one: only the live Secret (cluster tier) makes it stick.
@@ -149,6 +149,41 @@ def test_checksum_follows_the_secret_content_and_only_it(world):
     assert set(runs["key-added"]["data"]) == {"DATABASE_URL", "AUTH_SECRET", "OPENAI_API_KEY"}
     for value in (url, auth):
         assert value not in digests["first"]
+    # The Secret is named after its content: each release points at its own Secret, so a
+    # rolled-back upgrade still reads the old values (issue 14 item 7).
+    names = {name: resolved["versioned_name"] for name, resolved in runs.items()}
+    assert names["first"] == f"todo-secrets-{digests['first'][:10]}" == names["again"]
+    assert len({names["first"], names["key-added"], names["auth-changed"]}) == 3
+
+
+def test_switching_to_the_in_cluster_database_is_asked_by_name_and_said(world):
+    """Issue 14 item 8: the in-cluster database is chosen by a named switch, never by omission."""
+    run, resolved = world.run("-e", "secrets_database=in-cluster")
+    assert run.returncode == 0, run.output[-3000:]
+    assert resolved["in_cluster_postgresql"] is True and resolved["values"]["DATABASE_URL"] == ""
+    assert "DATABASE_URL: in-cluster PostgreSQL, as asked (todo_database=in-cluster)" in run.stdout
+
+
+def test_the_database_switch_contradicting_a_supplied_url_is_refused(world):
+    url = database_url()
+    run, resolved = world.run("-e", "secrets_database=in-cluster", env={"DATABASE_URL": url})
+    assert run.returncode == 2 and resolved is None
+    assert "'in-cluster' contradicts a DATABASE_URL from the environment variable DATABASE_URL" in run.stdout
+    assert_never_shown(run.output, url)
+
+
+def test_dropping_the_key_contradicting_a_supplied_key_is_refused(world):
+    key = f"sk-{secrets.token_urlsafe(24)}"
+    run, _ = world.run("-e", "secrets_assistant=disabled", env={"OPENAI_API_KEY": key})
+    assert run.returncode == 2
+    assert "'disabled' an OPENAI_API_KEY from the environment variable OPENAI_API_KEY" in run.stdout
+    assert_never_shown(run.output, key)
+
+
+def test_an_unknown_switch_value_is_refused_by_name(world):
+    run, _ = world.run("-e", "secrets_database=incluster")
+    assert run.returncode == 2
+    assert "secrets_database" in run.stdout and "in-cluster" in run.stdout
 
 
 @pytest.mark.parametrize(

@@ -151,13 +151,32 @@ DB_POOL_SIZE: {{ .Values.config.dbPoolSize | toString | quote }}
 DB_MAX_OVERFLOW: {{ .Values.config.dbMaxOverflow | toString | quote }}
 DB_CONNECT_TIMEOUT_SECONDS: {{ .Values.config.dbConnectTimeoutSeconds | toString | quote }}
 ACCESS_TOKEN_EXPIRE_MINUTES: {{ .Values.config.accessTokenExpireMinutes | toString | quote }}
-COOKIE_SECURE: {{ .Values.config.cookieSecure | toString | quote }}
+COOKIE_SECURE: {{ include "todo.cookieSecure" . | quote }}
 WEB_CONCURRENCY: {{ .Values.config.webConcurrency | toString | quote }}
+API_DOCS_ENABLED: {{ .Values.config.apiDocsEnabled | toString | quote }}
+TRUSTED_PROXIES: {{ .Values.config.trustedProxies | quote }}
+ALLOWED_ORIGINS: {{ .Values.config.allowedOrigins | quote }}
+PASSWORD_HASH_CONCURRENCY: {{ .Values.config.passwordHashConcurrency | toString | quote }}
+AUTH_RATE_PER_ADDRESS: {{ .Values.config.authRatePerAddress | toString | quote }}
+AUTH_RATE_PER_ACCOUNT: {{ .Values.config.authRatePerAccount | toString | quote }}
+ASSISTANT_TURNS_PER_HOUR: {{ .Values.config.assistantTurnsPerHour | toString | quote }}
+{{- end }}
+
+{{/*
+COOKIE_SECURE: config.cookieSecure when set (true/false); unset (null), it follows the
+Ingress: a browser behind HTTPS must never get the session cookie without Secure.
+*/}}
+{{- define "todo.cookieSecure" -}}
+{{- if kindIs "bool" .Values.config.cookieSecure -}}
+{{- .Values.config.cookieSecure -}}
+{{- else -}}
+{{- and .Values.ingress.enabled .Values.ingress.tls.enabled -}}
+{{- end -}}
 {{- end }}
 
 {{/* Backend config keys read from the ConfigMap (API_BASE_URL is the frontend's). */}}
 {{- define "todo.backendConfigKeys" -}}
-ENVIRONMENT LOG_LEVEL OPENAI_MODEL OPENAI_BASE_URL OPENAI_TIMEOUT_SECONDS DB_POOL_SIZE DB_MAX_OVERFLOW DB_CONNECT_TIMEOUT_SECONDS ACCESS_TOKEN_EXPIRE_MINUTES COOKIE_SECURE WEB_CONCURRENCY
+ENVIRONMENT LOG_LEVEL OPENAI_MODEL OPENAI_BASE_URL OPENAI_TIMEOUT_SECONDS DB_POOL_SIZE DB_MAX_OVERFLOW DB_CONNECT_TIMEOUT_SECONDS ACCESS_TOKEN_EXPIRE_MINUTES COOKIE_SECURE WEB_CONCURRENCY API_DOCS_ENABLED TRUSTED_PROXIES ALLOWED_ORIGINS PASSWORD_HASH_CONCURRENCY AUTH_RATE_PER_ADDRESS AUTH_RATE_PER_ACCOUNT ASSISTANT_TURNS_PER_HOUR
 {{- end }}
 
 {{/*
@@ -320,4 +339,22 @@ pre-install,pre-upgrade
       protocol: UDP
     - port: 53
       protocol: TCP
+{{- end }}
+
+{{/*
+NetworkPolicy egress rule for the database: the embedded PostgreSQL pod only when it is the
+database; an external one (Neon) has no fixed address, so the port to anywhere.
+*/}}
+{{- define "todo.databaseEgress" -}}
+{{- if .Values.postgresql.enabled -}}
+- to:
+    {{- include "todo.podPeer" (dict "ctx" . "components" (list "postgresql")) | nindent 4 }}
+  ports:
+    - port: 5432
+      protocol: TCP
+{{- else -}}
+- ports:
+    - port: {{ .Values.networkPolicy.databasePort }}
+      protocol: TCP
+{{- end -}}
 {{- end }}
