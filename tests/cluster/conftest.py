@@ -6,6 +6,7 @@ developer (or molecule) started with the defaults.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -79,3 +80,28 @@ def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClu
     cluster = start_cluster(run_dir, port_base=int(os.environ.get("TODO_TEST_CLUSTER_PORT_BASE", "16543")))
     yield cluster
     cluster.cli("down", check=False)
+
+
+def write_kwok_inventory(path: Path, kubeconfig: Path, namespace: str, release: str, image_tag: str) -> None:
+    """The switches of a deploy onto kwok nodes: no Minikube, no image builds (nothing runs the
+    images), nothing to poll through an Ingress; another release and namespace when asked."""
+    inventory = {
+        "all": {
+            "hosts": {
+                "localhost": {
+                    "ansible_connection": "local",
+                    "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                }
+            },
+            "vars": {
+                "todo_manage_minikube": False,
+                "todo_build_images": False,
+                "todo_image_tag": image_tag,
+                "todo_verify_through_ingress": False,
+                "todo_kubeconfig": str(kubeconfig),
+                "todo_namespace": namespace,
+                "todo_release": release,
+            },
+        }
+    }
+    path.write_text(json.dumps(inventory))  # JSON is YAML

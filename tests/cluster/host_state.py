@@ -11,6 +11,8 @@ import subprocess
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from tools.cluster.node import process_argvs
+
 COMPONENTS = (
     "containerd",
     "containerd-shim-runc-v2",
@@ -48,17 +50,11 @@ class HostState:
 
 def _component_processes() -> frozenset[str]:
     found = set()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
+    for pid, argv in process_argvs():
         name = Path(argv[0].decode(errors="replace")).name if argv and argv[0] else ""
         # Docker's own containerd (/run/containerd) is not ours.
         if name in COMPONENTS and b"/run/containerd/containerd.sock" not in b" ".join(argv):
-            found.add(f"{proc.name} {b' '.join(argv).decode(errors='replace')[:200]}")
+            found.add(f"{pid} {b' '.join(argv).decode(errors='replace')[:200]}")
     return frozenset(found)
 
 

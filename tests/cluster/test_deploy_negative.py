@@ -6,7 +6,6 @@ Run on its own: `pytest tests/cluster/test_deploy_negative.py`.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -14,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO, LocalCluster, tool
+from conftest import REPO, LocalCluster, tool, write_kwok_inventory
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
@@ -27,27 +26,7 @@ RELEASE = "todo"
 
 
 def write_inventory(path: Path, kubeconfig: Path) -> None:
-    """The same switches as molecule/cluster: only what cannot run here is off."""
-    inventory = {
-        "all": {
-            "hosts": {
-                "localhost": {
-                    "ansible_connection": "local",
-                    "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-                }
-            },
-            "vars": {
-                "todo_manage_minikube": False,
-                "todo_build_images": False,
-                "todo_image_tag": "negative-test",
-                "todo_verify_through_ingress": False,
-                "todo_kubeconfig": str(kubeconfig),
-                "todo_namespace": NAMESPACE,
-                "todo_release": RELEASE,
-            },
-        }
-    }
-    path.write_text(json.dumps(inventory))  # JSON is YAML
+    write_kwok_inventory(path, kubeconfig, NAMESPACE, RELEASE, "negative-test")
 
 
 def run_deploy(cluster: LocalCluster, inventory: Path, database_url: str) -> subprocess.CompletedProcess:

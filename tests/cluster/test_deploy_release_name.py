@@ -10,7 +10,6 @@ Run on its own: `pytest tests/cluster/test_deploy_release_name.py`.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -18,7 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO, LocalCluster, tool
+from conftest import REPO, LocalCluster, tool, write_kwok_inventory
 from kubernetes import client, config
 
 # The module fixture starts a cluster; on a machine without cached binaries that first
@@ -31,27 +30,7 @@ RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d
 
 
 def write_inventory(path: Path, kubeconfig: Path) -> None:
-    """The switches of molecule/cluster, with another release and namespace."""
-    inventory = {
-        "all": {
-            "hosts": {
-                "localhost": {
-                    "ansible_connection": "local",
-                    "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-                }
-            },
-            "vars": {
-                "todo_manage_minikube": False,
-                "todo_build_images": False,
-                "todo_image_tag": "release-name-test",
-                "todo_verify_through_ingress": False,
-                "todo_kubeconfig": str(kubeconfig),
-                "todo_namespace": NAMESPACE,
-                "todo_release": RELEASE,
-            },
-        }
-    }
-    path.write_text(json.dumps(inventory))  # JSON is YAML
+    write_kwok_inventory(path, kubeconfig, NAMESPACE, RELEASE, "release-name-test")
 
 
 def user_path() -> str:

@@ -180,33 +180,41 @@ def build_kubernetes(go: str, env: dict[str, str]) -> None:
         mark_built(name)
 
 
-def build_etcd(go: str, env: dict[str, str]) -> None:
-    wrapper = pins.version_dir() / "wrapper" / "etcd"
+def build_in_wrapper(
+    go: str,
+    env: dict[str, str],
+    wrapper: Path,
+    module: str,
+    version: str,
+    package: str,
+    output: Path,
+    ldflags: str,
+    replaces: list[str] | None = None,
+) -> None:
+    """`go build` a package of a module that cannot be `go install`ed as it is, through a
+    wrapper module that requires it (and repeats the `replace` lines a dependency loses)."""
     wrapper.mkdir(parents=True, exist_ok=True)
-    info = module_info("go.etcd.io/etcd/server/v3", pins.ETCD_VERSION, env, wrapper)
+    info = module_info(module, version, env, wrapper)
     write_wrapper(
-        wrapper,
-        "todo.local/etcd-wrapper",
-        go_directive(Path(info["GoMod"])),
-        [f"go.etcd.io/etcd/server/v3 {pins.ETCD_VERSION}"],
-        [],
-    )
-    # etcd's version string is a constant in api/v3/version; only the SHA is a variable.
-    ldflags = "-s -w -X 'go.etcd.io/etcd/api/v3/version.GitSHA=go-module-proxy'"
+        wrapper, f"todo.local/{wrapper.name}-wrapper", go_directive(Path(info["GoMod"])), [f"{module} {version}"],
+        replaces or [],
+    )  # fmt: skip
+    output.parent.mkdir(parents=True, exist_ok=True)
+    run_go([go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(output), package], wrapper, env)
+
+
+def build_etcd(go: str, env: dict[str, str]) -> None:
     log(f"compiling etcd {pins.ETCD_VERSION}")
-    run_go(
-        [
-            go,
-            "build",
-            "-trimpath",
-            "-ldflags",
-            ldflags,
-            "-o",
-            str(pins.bin_dir() / "etcd"),
-            "go.etcd.io/etcd/server/v3",
-        ],
-        wrapper,
+    build_in_wrapper(
+        go,
         env,
+        pins.version_dir() / "wrapper" / "etcd",
+        "go.etcd.io/etcd/server/v3",
+        pins.ETCD_VERSION,
+        "go.etcd.io/etcd/server/v3",
+        pins.bin_dir() / "etcd",
+        # etcd's version string is a constant in api/v3/version; only the SHA is a variable.
+        "-s -w -X 'go.etcd.io/etcd/api/v3/version.GitSHA=go-module-proxy'",
     )
     mark_built("etcd")
 
@@ -241,34 +249,18 @@ def build_coredns(go: str, env: dict[str, str]) -> None:
 
 
 def build_traefik(go: str, env: dict[str, str]) -> None:
-    """Traefik's go.mod has replace lines, so `go install module@version` refuses it: a wrapper
-    module requires it and repeats the replaces."""
-    wrapper = pins.cache_root() / "addons" / "wrapper" / f"traefik-{pins.TRAEFIK_VERSION}"
-    wrapper.mkdir(parents=True, exist_ok=True)
-    info = module_info("github.com/traefik/traefik/v3", pins.TRAEFIK_VERSION, env, wrapper)
-    write_wrapper(
-        wrapper,
-        "todo.local/traefik-wrapper",
-        go_directive(Path(info["GoMod"])),
-        [f"github.com/traefik/traefik/v3 {pins.TRAEFIK_VERSION}"],
-        list(pins.TRAEFIK_REPLACES),
-    )
-    ldflags = f"-s -w -X 'github.com/traefik/traefik/v3/pkg/version.Version={pins.TRAEFIK_VERSION}'"
+    """Traefik's go.mod has replace lines, so `go install module@version` refuses it."""
     log(f"compiling traefik {pins.TRAEFIK_VERSION} (first time: several minutes)")
-    pins.addon_bin_dir().mkdir(parents=True, exist_ok=True)
-    run_go(
-        [
-            go,
-            "build",
-            "-trimpath",
-            "-ldflags",
-            ldflags,
-            "-o",
-            str(pins.addon_bin_dir() / "traefik"),
-            "github.com/traefik/traefik/v3/cmd/traefik",
-        ],
-        wrapper,
+    build_in_wrapper(
+        go,
         env,
+        pins.cache_root() / "addons" / "wrapper" / f"traefik-{pins.TRAEFIK_VERSION}",
+        "github.com/traefik/traefik/v3",
+        pins.TRAEFIK_VERSION,
+        "github.com/traefik/traefik/v3/cmd/traefik",
+        pins.addon_bin_dir() / "traefik",
+        f"-s -w -X 'github.com/traefik/traefik/v3/pkg/version.Version={pins.TRAEFIK_VERSION}'",
+        list(pins.TRAEFIK_REPLACES),
     )
     mark_built("traefik")
 

@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -316,20 +317,24 @@ def import_archive(run_dir: Path, archive: bytes) -> None:
     ctr(run_dir, "images", "import", "--no-unpack=false", "-", input=archive, timeout=600)
 
 
+def process_argvs() -> Iterator[tuple[int, list[bytes]]]:
+    """(pid, argv) of every process that can still be read."""
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                yield int(proc.name), (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+
+
 def shim_pids(run_dir: Path) -> list[int]:
     """containerd-shim-runc-v2 processes of our instance: they outlive containerd itself."""
-    socket = str(containerd_paths(run_dir)["socket"])
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"containerd-shim-runc-v2") and socket.encode() in argv:
-            pids.append(int(proc.name))
-    return pids
+    socket = str(containerd_paths(run_dir)["socket"]).encode()
+    return [
+        pid
+        for pid, argv in process_argvs()
+        if argv and argv[0].endswith(b"containerd-shim-runc-v2") and socket in argv
+    ]
 
 
 def remove_all_containers(run_dir: Path) -> None:
