@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -65,7 +66,7 @@ def main() -> None:
                 sys.exit(f"deploy-local failed:\n{first.stdout[-8000:]}")
             print(f"deploy-local {time.monotonic() - started:.0f}s", flush=True)
             state = local_cluster.read_state(Path(env["TODO_CLUSTER_DIR"]))
-            kubectl = str(pins.cache_root() / "tools" / "bin" / "kubectl")
+            kubectl = shutil.which("kubectl", path=env["PATH"]) or "kubectl"
             target = scenarios.Cluster(state=state, env=env, kubectl=kubectl, deploy=deploy)
             scale = args.seconds_scale
             print(scenarios.latency_report(target.ingress, concurrency=16, seconds=10 * scale), flush=True)
