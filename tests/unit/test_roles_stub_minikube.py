@@ -317,3 +317,43 @@ def test_status_reports_a_stopped_profile_clearly_with_stub_minikube(tmp_path):
     assert run.returncode == 2
     assert "Minikube profile todo is not running" in run.stdout and "make deploy" in run.stdout
     assert run.recap["changed"] == 0
+
+
+def stale_kubeconfig_env(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A running profile whose kubeconfig entry is stale: the stand-in answers `minikube status`
+    as minikube does, exit 4 (its k8sNotRunningStatusFlag) and "Kubeconfig": "Misconfigured"."""
+    state = tmp_path / "stub-state.json"
+    profile = {"running": True, "kubeconfig_misconfigured": True, "addons": {"ingress": True}}
+    state.write_text(json.dumps({"profiles": {"todo": profile}, "calls": []}))
+    env = base_env(STUB_MINIKUBE_STATE=str(state))
+    env["PATH"] = os.pathsep.join([str(STUB_DIR), env["PATH"]])
+    status = subprocess.run(["minikube", "-p", "todo", "status", "-o", "json"], env=env, capture_output=True, text=True)
+    assert status.returncode == 4 and json.loads(status.stdout)["Kubeconfig"] == "Misconfigured"
+    return state, env
+
+
+def test_a_running_profile_with_a_stale_kubeconfig_is_repaired_not_restarted_with_stub_minikube(stage):
+    if not stage.state.exists():  # run on its own: the first run starts the profile
+        assert stage.play("t1")[0].returncode == 0
+    state = stage.stub_state()
+    state["profiles"]["todo"]["kubeconfig_misconfigured"] = True
+    stage.state.write_text(json.dumps(state))
+    starts = len(stage.calls("start"))
+    run, _ = stage.play("t1")
+    assert run.returncode == 0, run.output[-4000:]
+    assert changed(run) == {"minikube : Point the kubeconfig at the running profile again"}
+    assert len(stage.calls("start")) == starts, "a running profile must not be started again"
+    assert stage.calls("update-context") == [["--profile", "todo", "update-context"]]
+    assert run.task_result("minikube : Read the state of the Minikube profile")["rc"] == 4
+    assert "kubeconfig_misconfigured" not in stage.stub_state()["profiles"]["todo"]
+
+
+def test_status_names_update_context_for_a_stale_kubeconfig_with_stub_minikube(tmp_path):
+    state, env = stale_kubeconfig_env(tmp_path)
+    run = run_playbook(ROOT / "playbooks" / "status.yml", env=env)
+    assert run.returncode == 2, run.output[-3000:]
+    assert "Minikube profile todo is not running (" not in run.stdout
+    assert "Minikube profile todo is running, but its entry in" in run.stdout
+    assert "Run `minikube -p todo update-context`" in run.stdout
+    assert run.recap["changed"] == 0
+    assert [c for c in json.loads(state.read_text())["calls"] if "update-context" in c] == []
