@@ -74,14 +74,14 @@ class Stage:
         path.write_text(json.dumps(data))
         return path
 
-    def env(self) -> dict[str, str]:
-        env = base_env(STUB_MINIKUBE_STATE=str(self.state))
+    def env(self, **extra: str) -> dict[str, str]:
+        env = base_env(STUB_MINIKUBE_STATE=str(self.state), **extra)
         env["PATH"] = os.pathsep.join([str(STUB_DIR), env["PATH"]])
         return env
 
-    def play(self, tag: str, *args: str, **extra):
+    def play(self, tag: str, *args: str, stub_env: dict[str, str] | None = None, **extra):
         vars_file = self.vars_file(tag, **extra)
-        run = run_playbook(PLAYBOOK, "-e", f"@{vars_file}", *args, env=self.env(), json_output=True)
+        run = run_playbook(PLAYBOOK, "-e", f"@{vars_file}", *args, env=self.env(**(stub_env or {})), json_output=True)
         facts_file = self.root / f"facts-{self.runs}.json"
         facts = json.loads(facts_file.read_text()) if facts_file.exists() else None
         return run, facts
@@ -140,6 +140,8 @@ def test_first_run_starts_minikube_enables_ingress_and_builds_with_stub_minikube
     assert profile["running"] is True and profile["kubernetes_version"] == KUBERNETES_VERSION
     # The facts handed to the next roles: IP, docker-env as a dict, and the real image IDs.
     assert facts["minikube_ip"] == "127.0.0.1"
+    # The docker driver on Linux with Docker Engine: the Minikube IP is reachable, no tunnel.
+    assert facts["minikube_needs_tunnel"] is False and facts["minikube_ingress_address"] == "127.0.0.1"
     assert facts["minikube_docker_env"]["DOCKER_HOST"].startswith("unix://")
     assert facts["minikube_docker_env"]["MINIKUBE_ACTIVE_DOCKERD"] == "todo"
     for name in stage.images:
@@ -317,3 +319,78 @@ def test_status_reports_a_stopped_profile_clearly_with_stub_minikube(tmp_path):
     assert run.returncode == 2
     assert "Minikube profile todo is not running" in run.stdout and "make deploy" in run.stdout
     assert run.recap["changed"] == 0
+
+
+def stale_kubeconfig_env(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A running profile whose kubeconfig entry is stale: the stand-in answers `minikube status`
+    as minikube does, exit 4 (its k8sNotRunningStatusFlag) and "Kubeconfig": "Misconfigured"."""
+    state = tmp_path / "stub-state.json"
+    profile = {"running": True, "kubeconfig_misconfigured": True, "addons": {"ingress": True}}
+    state.write_text(json.dumps({"profiles": {"todo": profile}, "calls": []}))
+    env = base_env(STUB_MINIKUBE_STATE=str(state))
+    env["PATH"] = os.pathsep.join([str(STUB_DIR), env["PATH"]])
+    status = subprocess.run(["minikube", "-p", "todo", "status", "-o", "json"], env=env, capture_output=True, text=True)
+    assert status.returncode == 4 and json.loads(status.stdout)["Kubeconfig"] == "Misconfigured"
+    return state, env
+
+
+def test_a_running_profile_with_a_stale_kubeconfig_is_repaired_not_restarted_with_stub_minikube(stage):
+    if not stage.state.exists():  # run on its own: the first run starts the profile
+        assert stage.play("t1")[0].returncode == 0
+    state = stage.stub_state()
+    state["profiles"]["todo"]["kubeconfig_misconfigured"] = True
+    stage.state.write_text(json.dumps(state))
+    starts = len(stage.calls("start"))
+    run, _ = stage.play("t1")
+    assert run.returncode == 0, run.output[-4000:]
+    assert changed(run) == {"minikube : Point the kubeconfig at the running profile again"}
+    assert len(stage.calls("start")) == starts, "a running profile must not be started again"
+    assert stage.calls("update-context") == [["--profile", "todo", "update-context"]]
+    assert run.task_result("minikube : Read the state of the Minikube profile")["rc"] == 4
+    assert "kubeconfig_misconfigured" not in stage.stub_state()["profiles"]["todo"]
+
+
+def test_status_names_update_context_for_a_stale_kubeconfig_with_stub_minikube(tmp_path):
+    state, env = stale_kubeconfig_env(tmp_path)
+    run = run_playbook(ROOT / "playbooks" / "status.yml", env=env)
+    assert run.returncode == 2, run.output[-3000:]
+    assert "Minikube profile todo is not running (" not in run.stdout
+    assert "Minikube profile todo is running, but its entry in" in run.stdout
+    assert "Run `minikube -p todo update-context`" in run.stdout
+    assert run.recap["changed"] == 0
+    assert [c for c in json.loads(state.read_text())["calls"] if "update-context" in c] == []
+
+
+TUNNEL_TASK = "minikube : Say that `minikube tunnel` is needed, before the long steps"
+
+
+def test_an_unroutable_minikube_ip_under_wsl2_asks_for_a_tunnel_with_stub_minikube(stage, tmp_path):
+    """WSL2 (its kernel names itself in /proc/version) with the docker driver: `minikube ip` answers
+    an address nothing here routes to (192.0.2.0/24, TEST-NET-1), as the real one does there."""
+    if not stage.state.exists():
+        assert stage.play("t1")[0].returncode == 0
+    proc_version = tmp_path / "version"
+    proc_version.write_text("Linux version 5.15.167.4-microsoft-standard-WSL2 (root@f9c826d3017f) (gcc (GCC) 11.2.0)\n")
+    run, facts = stage.play(
+        "t1", stub_env={"STUB_MINIKUBE_IP": "192.0.2.10"}, minikube_proc_version_file=str(proc_version)
+    )
+    assert run.returncode == 0, run.output[-4000:]
+    assert facts["minikube_ip"] == "192.0.2.10"
+    assert facts["minikube_needs_tunnel"] is True
+    assert facts["minikube_tunnel_reason"] == "the docker driver under WSL2"
+    assert facts["minikube_ingress_address"] == "127.0.0.1"
+    message = run.task_result(TUNNEL_TASK)["msg"]
+    assert "The Minikube IP 192.0.2.10 is not reachable from this machine (the docker driver under WSL2)." in message
+    assert "Run `minikube -p todo tunnel` in another terminal now and keep it open" in message
+    # The same profile on a kvm2 VM is reachable: only container drivers need the tunnel.
+    state = stage.stub_state()
+    state["profiles"]["todo"]["driver"] = "kvm2"
+    stage.state.write_text(json.dumps(state))
+    try:
+        vm, vm_facts = stage.play("t1", minikube_proc_version_file=str(proc_version))
+    finally:
+        state["profiles"]["todo"]["driver"] = "docker"
+        stage.state.write_text(json.dumps(state))
+    assert vm.returncode == 0, vm.output[-4000:]
+    assert vm_facts["minikube_needs_tunnel"] is False and vm_facts["minikube_ingress_address"] == "127.0.0.1"
+    assert vm.task_result(TUNNEL_TASK).get("skipped")
