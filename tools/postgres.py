@@ -112,6 +112,17 @@ class PrivateServer:
             os.chown(self.tmp, pg.pw_uid, pg.pw_gid)
             self._as_user = ["runuser", "-u", "postgres", "--"]
 
+    @classmethod
+    def attach(cls, directory: str, port: int) -> PrivateServer:
+        """The handle of an instance another process initialised in `directory` (its tmp)."""
+        server = cls.__new__(cls)
+        server.bindir, server.port, server.tmp = _pg_bindir(), port, directory
+        server.datadir = os.path.join(directory, "data")
+        server.sockdir = directory
+        server.superuser_password = ""
+        server._as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        return server
+
     def _run(self, *args: str, timeout: float = 60) -> None:
         subprocess.run([*self._as_user, *args], check=True, capture_output=True, timeout=timeout, cwd=self.tmp)
 

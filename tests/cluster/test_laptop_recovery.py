@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, LocalCluster, start_cluster, tool
+from conftest import REPO, LocalCluster, start_cluster, tool, write_kwok_inventory
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
@@ -64,29 +64,7 @@ class World:
             f"postgresql://todo_ci:{secrets.token_urlsafe(18)}@db-{secrets.token_hex(4)}.invalid/todo?sslmode=require"
         )
         self.inventory = root / "inventory.yml"
-        self.inventory.write_text(
-            json.dumps(
-                {
-                    "all": {
-                        "hosts": {
-                            "localhost": {
-                                "ansible_connection": "local",
-                                "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-                            }
-                        },
-                        "vars": {
-                            "todo_manage_minikube": False,
-                            "todo_build_images": False,
-                            "todo_image_tag": "recovery-test",
-                            "todo_verify_through_ingress": False,
-                            "todo_kubeconfig": str(cluster.kubeconfig),
-                            "todo_namespace": NAMESPACE,
-                            "todo_release": RELEASE,
-                        },
-                    }
-                }
-            )
-        )
+        write_kwok_inventory(self.inventory, cluster.kubeconfig, NAMESPACE, RELEASE, "recovery-test")
 
     def env(self) -> dict[str, str]:
         env = dict(self.cluster.env)

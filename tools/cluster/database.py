@@ -60,7 +60,7 @@ def start(run_dir: Path, host: str, port: int, pod_cidr: str, ca_cert: str, ca_k
     from tools.cluster import pki
 
     server = PrivateServer(port=port)
-    record = {"dir": server.tmp, "port": port, "host": host, "bindir": server.bindir}
+    record = {"dir": server.tmp, "port": port, "host": host}
     try:
         server.init()
         data = Path(server.datadir)
@@ -99,18 +99,6 @@ def read_url(run_dir: Path) -> str | None:
     return path.read_text().strip() if path.is_file() else None
 
 
-def server_from_record(record: dict) -> PrivateServer:
-    """The PrivateServer handle of a running instance, from what `start` recorded."""
-    server = PrivateServer.__new__(PrivateServer)
-    server.bindir = record["bindir"]
-    server.port = record["port"]
-    server.tmp = record["dir"]
-    server.datadir = os.path.join(record["dir"], "data")
-    server.sockdir = record["dir"]
-    server._as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    return server
-
-
 def is_up(record: dict) -> bool:
     """The instance accepts a TLS + SCRAM login (the admin one)."""
     if not record.get("admin_url"):
@@ -124,5 +112,5 @@ def is_up(record: dict) -> bool:
 
 def stop(record: dict) -> None:
     if record.get("dir") and Path(record["dir"]).exists():
-        server_from_record(record).cleanup()
+        PrivateServer.attach(record["dir"], record["port"]).cleanup()
     shutil.rmtree(record.get("dir", ""), ignore_errors=True)

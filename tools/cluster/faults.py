@@ -2,7 +2,6 @@
 
 - `block_database` / `unblock_database`: the pods' packets to the database are dropped (a
   network partition: no refusal, no reset, the way a Neon endpoint that went away looks).
-- `stop_database` / `start_database`: the PostgreSQL server itself goes down and comes back.
 - `SlowDatabase`: new connections from the pods to the database go through a proxy on the node
   that delays every chunk both ways (iptables REDIRECT on the bridge; no netem in this kernel).
 
@@ -17,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from tools.cluster import database, node
+from tools.cluster import node
 
 
 def _db(state: dict) -> dict:
@@ -42,24 +41,6 @@ def unblock_database(state: dict) -> None:
     rule = _block_rule(state)
     while node.run("iptables", "-w", "-C", *rule, check=False).returncode == 0:
         node.run("iptables", "-w", "-D", *rule)
-
-
-def stop_database(state: dict) -> None:
-    database.server_from_record(_db(state)).stop("fast")
-
-
-def start_database(state: dict) -> None:
-    record = _db(state)
-    server = database.server_from_record(record)
-    data = Path(server.datadir)
-    # The settings `start` used live in postmaster.opts of the last run: reuse them verbatim.
-    node.run(*server._as_user, f"{server.bindir}/pg_ctl", "-D", str(data), "-l", f"{server.tmp}/log", "-w", "start",
-             "-o", _last_options(data))  # fmt: skip
-
-
-def _last_options(data: Path) -> str:
-    opts = (data / "postmaster.opts").read_text().split(None, 1)
-    return opts[1].strip() if len(opts) > 1 else ""
 
 
 class SlowDatabase:

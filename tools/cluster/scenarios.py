@@ -14,7 +14,6 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import psycopg
 
@@ -242,51 +241,3 @@ def reconnect_through_the_proxy(cluster: Cluster) -> None:
     with psycopg.connect(cluster.admin_db_url(), connect_timeout=5, autocommit=True) as conn:
         conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'todo'")
     time.sleep(IDLE_PING_SECONDS)
-
-
-def write_report(results: list[Result], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n\n".join(r.report() for r in results) + "\n")
-
-
-def latency_report(base_url: str, concurrency: int = 16, seconds: float = 10) -> str:
-    """p50/p95 of /api/v1/health and of the signed-in task page at `concurrency`, through the Ingress."""
-    import concurrent.futures
-    import secrets as _secrets
-
-    import httpx
-
-    email, password = f"sc003-{_secrets.token_hex(4)}@example.test", _secrets.token_urlsafe(16)
-    with httpx.Client(base_url=base_url, timeout=10, trust_env=False) as client:
-        client.post("/api/v1/auth/register", json={"email": email, "password": password}).raise_for_status()
-        client.post("/api/v1/auth/login", json={"email": email, "password": password}).raise_for_status()
-        for n in range(25):
-            client.post("/api/v1/tasks", json={"title": f"task {n}"}).raise_for_status()
-        cookies = dict(client.cookies)
-    lines = []
-    for label, path in (("GET /api/v1/health", "/api/v1/health"), ("signed-in task page", "/")):
-        deadline = time.monotonic() + seconds
-        latencies: list[float] = []
-        errors = 0
-
-        def worker(path: str = path, deadline: float = deadline, latencies: list[float] = latencies) -> int:
-            failed = 0
-            with httpx.Client(base_url=base_url, timeout=10, trust_env=False, cookies=cookies) as c:
-                while time.monotonic() < deadline and len(latencies) < 50_000:
-                    started = time.monotonic()
-                    response = c.get(path)
-                    latencies.append(time.monotonic() - started)
-                    failed += response.status_code != 200
-            return failed
-
-        with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
-            errors = sum(pool.map(lambda _: worker(), range(concurrency)))
-        ordered = sorted(latencies)
-        p50, p95 = ordered[len(ordered) // 2] * 1000, ordered[int(0.95 * (len(ordered) - 1))] * 1000
-        lines.append(
-            f"{label:<22} c={concurrency}: {len(ordered) / seconds:6.0f} req/s, p50 {p50:6.1f} ms, p95 {p95:6.1f} ms, "
-            f"non-200 {errors}"
-        )
-    import os
-
-    return f"SC-003 through the Ingress (load {os.getloadavg()[0]:.1f}):\n" + "\n".join(lines)
