@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as `python bench/faults_under_load.py`: tools.* from the repo root
 
 from tools.cluster import cluster as local_cluster  # noqa: E402
-from tools.cluster import pins, scenarios  # noqa: E402
+from tools.cluster import pins, sc003, scenarios  # noqa: E402
 
 
 def main() -> None:
@@ -69,7 +69,7 @@ def main() -> None:
             kubectl = shutil.which("kubectl", path=env["PATH"]) or "kubectl"
             target = scenarios.Cluster(state=state, env=env, kubectl=kubectl, deploy=deploy)
             scale = args.seconds_scale
-            print(scenarios.latency_report(target.ingress, concurrency=16, seconds=10 * scale), flush=True)
+            print(sc003.report(sc003.measure(target.ingress, concurrency=16, seconds=10 * scale)), flush=True)
             runs = (
                 lambda: scenarios.rolling_update(target, seconds=300 * scale, log_level="debug"),
                 lambda: scenarios.pod_kills(target, seconds=120 * scale),

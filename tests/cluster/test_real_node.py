@@ -25,7 +25,7 @@ import pytest
 from conftest import REPO, cluster_env, tool
 from host_state import HostState, snapshot
 
-from tools.cluster import scenarios
+from tools.cluster import sc003, scenarios
 from tools.cluster.traffic import Traffic
 
 pytestmark = pytest.mark.slow
@@ -297,9 +297,15 @@ def test_a_slow_database_keeps_the_task_list_bounded(scenario_cluster: scenarios
     assert (result.lost_writes, result.duplicate_writes) == (0, 0)
 
 
-def test_the_ingress_meets_sc003_at_concurrency_16(real_node: RealNode) -> None:
-    """SC-003 through the real Ingress controller: printed, not asserted (bench/ territory)."""
-    print("\n" + scenarios.latency_report(real_node.ingress, concurrency=16, seconds=10))
+def test_the_ingress_answers_every_sc003_request_at_concurrency_16(real_node: RealNode) -> None:
+    """SC-003 through the real Ingress controller. Latency is printed, not asserted (bench/ owns
+    the targets); what must hold anywhere is that all 16 clients got answers, every one a 200."""
+    results = sc003.measure(real_node.ingress, concurrency=16, seconds=10)
+    print("\n" + sc003.report(results))
+    assert [r.label for r in results] == [label for label, _ in sc003.PATHS]
+    for r in results:
+        assert len(r.latencies_ms) >= 16, r.line()
+        assert r.non_200 == 0, r.line()
 
 
 def test_down_leaves_nothing_behind(real_node: RealNode) -> None:
