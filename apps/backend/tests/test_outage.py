@@ -11,6 +11,7 @@ import contextlib
 import logging
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from helpers import sign_up
@@ -182,3 +183,38 @@ def test_idle_pooled_connections_to_a_restarted_database_are_replaced_unseen(
     time.sleep(1)  # longer than the idle threshold: the pooled connections get pinged
     for _ in range(3):  # more requests than one connection: every pooled one is handled
         assert client.get("/api/v1/tasks", headers=headers).status_code == 200
+
+
+def test_a_burst_during_an_outage_gets_fast_503s_not_a_queue(running, database, make_client):
+    """Four times as many concurrent requests as worker threads, on a database that went
+    silent: after the first failure no request waits for a connect of its own (one background
+    prober does that), so none queues behind threads stuck connecting. Without that gate the
+    burst drains in waves of DB_POOL_SIZE connect timeouts (about 8 s here)."""
+    proxy = TcpProxy(database.host, database.port)
+    try:
+        url = database.url.replace(f":{database.port}/", f":{proxy.port}/")
+        client = make_client(url, db_connect_timeout_seconds=CONNECT_TIMEOUT, db_pool_size=5)
+        _, headers = sign_up(client)
+        assert client.get("/api/v1/tasks", headers=headers).status_code == 200
+
+        proxy.cut()
+        with ThreadPoolExecutor(20) as pool:
+            burst = list(pool.map(lambda _: _timed(client, "GET", "/api/v1/tasks", headers=headers), range(20)))
+        assert [r.status_code for r, _ in burst] == [503] * 20, [r.text for r, _ in burst][:3]
+        assert all(r.headers.get("retry-after") for r, _ in burst)
+        assert max(took for _, took in burst) < CONNECT_TIMEOUT + 1, sorted(took for _, took in burst)
+
+        # Known unreachable now: every request answers at once, readiness too.
+        with ThreadPoolExecutor(20) as pool:
+            again = list(pool.map(lambda _: _timed(client, "GET", "/api/v1/tasks", headers=headers), range(20)))
+        assert [r.status_code for r, _ in again] == [503] * 20
+        assert max(took for _, took in again) < 0.5, sorted(took for _, took in again)
+        ready, took = _timed(client, "GET", "/api/v1/health/ready")
+        assert ready.status_code == 503 and took < 0.5, (ready.status_code, took)
+
+        proxy.restore()
+        # The prober tries every second (plus its own connect): back well within a probe period.
+        assert _wait_ready(client, seconds=CONNECT_TIMEOUT + 3), "readiness did not recover"
+        assert client.get("/api/v1/tasks", headers=headers).status_code == 200
+    finally:
+        proxy.close()

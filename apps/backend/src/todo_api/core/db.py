@@ -9,6 +9,12 @@ One that dies while in use fails its request with 503 and the pool drops all con
 older than that failure. Connects time out after DB_CONNECT_TIMEOUT_SECONDS, and the pool
 waits no longer than that for a free connection: during an outage requests fail fast (503,
 see errors.py) and the pool heals by itself when the database is back.
+
+Once a connect has failed or a connection was lost, the engine's ConnectGate lets one connect
+attempt at a time try the database; every other one fails at once. Without it, each worker
+thread of a busy server would spend the whole connect timeout on an unreachable database
+while the requests behind them waited for a thread: 10 s and more for a 503 (measured on the
+real node) instead of the few milliseconds it takes now.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import logging
 import threading
 import time
 
+import psycopg
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
@@ -68,7 +75,82 @@ def build_engine(settings: DatabaseSettings, **overrides) -> Engine:
     options.update(overrides)
     engine = create_engine(settings.sqlalchemy_url, **options)
     _ping_idle_connections(engine)
+    ConnectGate().install(engine)
     return engine
+
+
+class ConnectGate:
+    """While the database is known to be unreachable, requests do not try to connect.
+
+    "Known unreachable" starts with a failed connect or a lost connection. From then on a
+    single background prober tries to connect every PROBE_INTERVAL_SECONDS, and every connect
+    a request asks for fails at once (503 with Retry-After) with the prober's last reason,
+    until the prober gets through. Without it each worker thread of a busy server would spend
+    the whole connect timeout on an unreachable database while the requests queued behind it
+    waited for a thread: over 10 s for a 503 on the real node, instead of milliseconds.
+    """
+
+    PROBE_INTERVAL_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        self.unreachable = False
+        self.reason = ""
+        self._connect_with: tuple | None = None  # (dialect, cargs, cparams) of the last connect
+        self._lock = threading.Lock()
+        self._prober: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def install(self, engine: Engine) -> None:
+        event.listen(engine, "do_connect", self._connect)
+        event.listen(engine, "handle_error", self._on_error)
+        event.listen(engine, "engine_disposed", self._on_dispose)
+
+    def _connect(self, dialect, conn_rec, cargs, cparams):
+        self._connect_with = (dialect, cargs, cparams)
+        if self.unreachable:
+            raise psycopg.OperationalError(f"{self.reason} (waiting for the database to answer again)")
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except Exception as exc:
+            self._mark_unreachable(_first_line(exc))
+            raise
+
+    def _on_error(self, context) -> None:
+        if context.is_disconnect:
+            self._mark_unreachable(_first_line(context.original_exception))
+
+    def _on_dispose(self, engine: Engine) -> None:
+        self._stop.set()
+
+    def _mark_unreachable(self, reason: str) -> None:
+        with self._lock:
+            self.reason = reason
+            if self.unreachable or self._connect_with is None or self._stop.is_set():
+                return
+            self.unreachable = True
+            log.warning("database unreachable: requests fail fast until it answers again")
+            self._prober = threading.Thread(target=self._probe, name="db-prober", daemon=True)
+            self._prober.start()
+
+    def _probe(self) -> None:
+        dialect, cargs, cparams = self._connect_with
+        while True:
+            try:
+                dialect.connect(*cargs, **cparams).close()
+            except Exception as exc:
+                self.reason = _first_line(exc)
+                if self._stop.wait(self.PROBE_INTERVAL_SECONDS):
+                    break
+                continue
+            log.info("database reachable again")
+            break
+        with self._lock:
+            self.unreachable = False  # reachable, or disposed: a new pool starts without a verdict
+
+
+def _first_line(exc: BaseException | str) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _ping_idle_connections(engine: Engine) -> None:
