@@ -48,12 +48,16 @@ class HostState:
         return out
 
 
+DOCKER_CONTAINERD_SOCKETS = (b"/run/containerd/containerd.sock", b"/var/run/docker/containerd/containerd.sock")
+
+
 def _component_processes() -> frozenset[str]:
     found = set()
     for pid, argv in process_argvs():
         name = Path(argv[0].decode(errors="replace")).name if argv and argv[0] else ""
-        # Docker's own containerd (/run/containerd) is not ours.
-        if name in COMPONENTS and b"/run/containerd/containerd.sock" not in b" ".join(argv):
+        # Docker's containerd and its shims are not ours: the system one (/run/containerd) or the
+        # one dockerd starts itself when there is none (/var/run/docker/containerd).
+        if name in COMPONENTS and not any(sock in b" ".join(argv) for sock in DOCKER_CONTAINERD_SOCKETS):
             found.add(f"{pid} {b' '.join(argv).decode(errors='replace')[:200]}")
     return frozenset(found)
 

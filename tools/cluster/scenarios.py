@@ -155,7 +155,7 @@ def pod_kills(cluster: Cluster, seconds: float = 120) -> Result:
         )
         result.numbers["SIGKILL -> container restarted and Ready (s)"] = waited
         result.marks["recovered"] = time.monotonic()
-        time.sleep(5)
+        time.sleep(10)  # traffic after the recovery, to show it stays recovered
     finally:
         traffic.stop()
         traffic.close()
@@ -191,7 +191,7 @@ def database_outage(
             "backend pods Ready", lambda: len(cluster.ready_pods("backend")) == 2, timeout=120
         )
         result.marks["recovered"] = time.monotonic()
-        time.sleep(5)
+        time.sleep(10)  # traffic after the recovery, to show it stays recovered
     finally:
         traffic.stop()
         traffic.close()

@@ -142,7 +142,10 @@ class Traffic:
         def pct(q: float) -> float:
             return latencies[min(len(latencies) - 1, int(q * len(latencies)))]
 
-        statuses = Counter(str(s.status or s.error) for s in window)
+        # A 5xx with Retry-After is the app's own answer; without, it came from the Ingress.
+        statuses = Counter(
+            f"{s.status} Retry-After" if s.status and s.retry_after else str(s.status or s.error) for s in window
+        )
         return (
             f"{len(window)} requests, statuses {dict(sorted(statuses.items()))}, "
             f"p50 {statistics.median(latencies):.0f} ms, p95 {pct(0.95):.0f} ms, p99 {pct(0.99):.0f} ms"
