@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import sessionmaker
 
 from . import __version__, errors
+from .api.fast_list import TaskListFastPath
 from .api.routes import assistant, auth, health, tasks
 from .api.throttle import Throttles
 from .assistant.openai_client import ChatCompletionsClient
@@ -134,7 +135,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(api)
 
     # Added innermost first: the request id and the security headers cover the 403 and 413
-    # answers too.
+    # answers and the fast task list too.
+    app.add_middleware(TaskListFastPath, path=f"{api.prefix}{tasks.router.prefix}")
     app.add_middleware(
         EarlyThrottleMiddleware,
         paths=frozenset(f"{api.prefix}{auth.router.prefix}{p}" for p in ("/login", "/register")),

@@ -162,6 +162,24 @@ class TaskPage(BaseModel):
     total: int
 
 
+# Bounds of the list's paging parameters (the route's Query() and TaskListQuery share them).
+LIST_LIMIT_MAX = 100
+LIST_OFFSET_MAX = 1_000_000
+
+
+class TaskListQuery(BaseModel):
+    """The task list's query parameters, as the route declares them one by one: the fast
+    path (api/fast_list.py) validates with this model and leaves anything it refuses to the
+    route, so every 422 still comes from FastAPI."""
+
+    status: StatusFilter = "all"
+    priority: Priority | None = None
+    q: SearchText | None = None
+    sort: SortKey = "-created_at"
+    limit: Annotated[int, Field(ge=1, le=LIST_LIMIT_MAX)] = 50
+    offset: Annotated[int, Field(ge=0, le=LIST_OFFSET_MAX)] = 0
+
+
 # ---------------------------------------------------------------- assistant
 
 
