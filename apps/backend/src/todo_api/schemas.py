@@ -55,7 +55,14 @@ def _blank_to_none(value: str | None) -> str | None:
     return value
 
 
+def _utc(value: dt.datetime) -> dt.datetime:
+    # psycopg hands timestamptz over in the database session's time zone; the API writes
+    # UTC (a Z) whatever that zone is, as the list built by PostgreSQL does.
+    return value.astimezone(dt.UTC)
+
+
 Email = Annotated[str, AfterValidator(_email)]
+UtcDatetime = Annotated[dt.datetime, AfterValidator(_utc)]
 Title = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX),
@@ -102,7 +109,7 @@ class UserPublic(BaseModel):
     id: int
     email: str
     name: str | None
-    created_at: dt.datetime
+    created_at: UtcDatetime
 
 
 class LoginResponse(BaseModel):
@@ -153,8 +160,8 @@ class TaskPublic(BaseModel):
     completed: bool
     priority: Priority
     due_date: dt.date | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
 
 
 class TaskPage(BaseModel):
