@@ -8,9 +8,13 @@ leave every other one to the route.
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
+import anyio.to_thread
 import pytest
 from helpers import sign_up
-from todo_api.api.fast_list import TaskListFastPath
+from todo_api.api.fast_list import TaskListFastPath, in_db_thread, list_executor
 
 API = "/api/v1/tasks"
 
@@ -176,3 +180,36 @@ def test_fast_path_sees_writes_at_once(clients, owner):
     assert after["total"] == before["total"] + 1 and after["items"][0] == task
     fast.delete(f"{API}/{task['id']}", headers=owner)
     assert fast.get(API, params={"limit": 100}, headers=owner).json() == before
+
+
+def test_list_threads_hold_a_limiter_token_until_their_query_is_done():
+    """The fast path's threads count against the limiter FastAPI's sync endpoints use (so
+    database threads stay within DB_POOL_SIZE), and a request that goes away does not give
+    its token back while its query still runs."""
+
+    async def scenario() -> None:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = 1
+        executor = list_executor(2)
+        release = threading.Event()
+        started: list[int] = []
+
+        def query(n: int) -> int:
+            started.append(n)
+            release.wait(5)
+            return n
+
+        first = asyncio.create_task(in_db_thread(executor, query, 1))
+        await asyncio.sleep(0.2)
+        second = asyncio.create_task(in_db_thread(executor, query, 2))
+        await asyncio.sleep(0.2)
+        assert started == [1]  # the second waits for the token, not for a thread
+        first.cancel()
+        await asyncio.sleep(0.2)
+        assert started == [1] and limiter.borrowed_tokens == 1
+        release.set()
+        assert await asyncio.wait_for(second, 5) == 2
+        assert started == [1, 2]
+        executor.shutdown()
+
+    asyncio.run(scenario())
