@@ -74,12 +74,13 @@ class CountingApp:
         await self.app(scope, receive, send)
 
 
-def _fast_path(client) -> TaskListFastPath:
+def _count_behind_fast_path(client) -> CountingApp:
     client.get("/api/v1/health")  # the middleware stack is built on the first request
     layer = client.app.middleware_stack
     while not isinstance(layer, TaskListFastPath):
         layer = layer.app
-    return layer
+    layer.app = CountingApp(layer.app)
+    return layer.app
 
 
 @pytest.fixture
@@ -105,6 +106,12 @@ def owner(clients):
     return headers
 
 
+@pytest.fixture
+def behind(clients, owner) -> CountingApp:
+    """Counts what reaches the route (from here on: the owner's tasks are in place)."""
+    return _count_behind_fast_path(clients[0])
+
+
 def _same(fast_response, plain_response) -> None:
     assert fast_response.status_code == plain_response.status_code
     assert fast_response.content == plain_response.content
@@ -117,10 +124,8 @@ def _same(fast_response, plain_response) -> None:
 
 
 @pytest.mark.parametrize("query", ANSWERED_BY_FAST_PATH)
-def test_fast_path_answers_valid_queries_like_the_route(clients, owner, query):
+def test_fast_path_answers_valid_queries_like_the_route(clients, owner, behind, query):
     fast, plain = clients
-    behind = CountingApp(_fast_path(fast).app)
-    _fast_path(fast).app = behind
     fast_response = fast.get(f"{API}?{query}", headers=owner)
     assert fast_response.status_code == 200, fast_response.text
     assert behind.calls == 0, "the route answered, not the fast path"
@@ -128,10 +133,8 @@ def test_fast_path_answers_valid_queries_like_the_route(clients, owner, query):
 
 
 @pytest.mark.parametrize("query", LEFT_TO_THE_ROUTE)
-def test_fast_path_leaves_queries_it_does_not_accept_to_the_route(clients, owner, query):
+def test_fast_path_leaves_queries_it_does_not_accept_to_the_route(clients, owner, behind, query):
     fast, plain = clients
-    behind = CountingApp(_fast_path(fast).app)
-    _fast_path(fast).app = behind
     fast_response = fast.get(f"{API}?{query}", headers=owner)
     assert behind.calls == 1
     _same(fast_response, plain.get(f"{API}?{query}", headers=owner))
@@ -143,8 +146,7 @@ def test_fast_path_leaves_unauthenticated_requests_to_the_route(clients, owner):
     fast, plain = clients
     _, other = sign_up(fast)
     fast.post("/api/v1/auth/logout", headers=other)  # a valid token of a dead session
-    behind = CountingApp(_fast_path(fast).app)
-    _fast_path(fast).app = behind
+    behind = _count_behind_fast_path(fast)
     cases = [
         {},
         {"Authorization": "Bearer not-a-token"},
@@ -159,10 +161,8 @@ def test_fast_path_leaves_unauthenticated_requests_to_the_route(clients, owner):
     assert behind.calls == len(cases)
 
 
-def test_fast_path_takes_the_session_cookie_too(clients, owner):
+def test_fast_path_takes_the_session_cookie_too(clients, owner, behind):
     fast, plain = clients
-    behind = CountingApp(_fast_path(fast).app)
-    _fast_path(fast).app = behind
     token = owner["Authorization"].removeprefix("Bearer ")
     fast.cookies.set("todo_session", token)
     plain.cookies.set("todo_session", token)
