@@ -9,13 +9,18 @@ generator costs little CPU next to the server on the same 2 cores):
     GET /api/v1/health                 liveness, no database
     GET /api/v1/tasks?limit=100        one signed-in user with 100 tasks, all returned
 
-Besides latency it prints the server's CPU time per request (user + system of its process
-group, read from /proc): on a machine busy with other work, latency mostly measures the
-machine, CPU per request measures the server. The machine's load average is printed before
-and after.
+Besides latency it prints CPU time per request, read from /proc: the server's (user +
+system of its process group) and the database's (the PostgreSQL backends serving the bench
+database: the task list's JSON is built there). On a machine busy with other work, latency
+mostly measures the machine, CPU per request measures the code. The machine's load average
+is printed before and after.
+
+`--workers 1,2` runs the whole thing once per worker count (WEB_CONCURRENCY) and prints the
+rows side by side; `--cpus 0` pins the server to those CPUs, the way a pod's CPU limit of 1
+caps it (the chart runs one worker per CPU of the limit: compare `--cpus 0 --workers 1,2`).
 
 Loopback only, bounded in time and in request count; prints numbers, asserts nothing.
-Usage: python bench/backend_load.py [--concurrency 16] [--seconds 10] [--workers N]
+Usage: python bench/backend_load.py [--concurrency 16] [--seconds 10] [--workers 1,2] [--cpus 0]
 Needs: PostgreSQL admin access via TODO_TEST_PG_ADMIN_URL (default postgresql:///postgres),
 `todo-api` installed in the venv (make venv).
 """
@@ -97,13 +102,25 @@ async def _worker(port: int, request: bytes, deadline: float, latencies: list[fl
         writer.close()
 
 
-async def _load(port: int, path: str, token: str | None, concurrency: int, seconds: float) -> dict:
+def _request(port: int, path: str, token: str | None) -> bytes:
     headers = [f"GET {path} HTTP/1.1", f"Host: {HOST}:{port}", "Accept: application/json"]
     if token:
         headers.append(f"Authorization: Bearer {token}")
-    request = ("\r\n".join(headers) + "\r\n\r\n").encode()
-    # Warm-up: connections, pools, caches.
+    return ("\r\n".join(headers) + "\r\n\r\n").encode()
+
+
+async def _warm_up(port: int, path: str, token: str | None, concurrency: int) -> None:
+    """Connections, pools, caches."""
+    request = _request(port, path, token)
     await asyncio.gather(*[_worker(port, request, time.perf_counter() + 1.0, [], []) for _ in range(concurrency)])
+
+
+async def _load(
+    port: int, path: str, token: str | None, concurrency: int, seconds: float, warm_up: bool = True
+) -> dict:
+    if warm_up:
+        await _warm_up(port, path, token, concurrency)
+    request = _request(port, path, token)
     latencies: list[float] = []
     errors: list[str] = []
     started = time.perf_counter()
@@ -146,12 +163,38 @@ def process_group_cpu_seconds(pgid: int) -> float:
     return total / ticks
 
 
+def database_cpu_seconds(db: pgtools.Database) -> float:
+    """CPU time of the PostgreSQL backends connected to the bench database (the server's
+    pooled connections stay open, so one reading before and one after cover a run)."""
+    with pgtools.admin_connect() as conn:
+        pids = [row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (db.name,))]
+    return sum(_cpu_seconds(Path(f"/proc/{pid}/stat")) for pid in pids)
+
+
+def _cpu_seconds(stat: Path) -> float:
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def serving(workers: int | None, tasks: int, extra_env: dict[str, str] | None = None) -> Iterator[tuple[int, str]]:
+def serving(
+    workers: int | None,
+    tasks: int,
+    extra_env: dict[str, str] | None = None,
+    cpus: set[int] | None = None,
+    database: list | None = None,
+) -> Iterator[tuple[int, str, int]]:
     """`todo-api serve` on a throwaway database with one user owning `tasks` tasks; yields
-    (port, that user's token). The token is read from the session cookie, which every
-    version of the API sets (the login body carries it only when asked for)."""
+    (port, that user's token, the server's process group). The token is read from the session
+    cookie, which every version of the API sets (the login body carries it only when asked
+    for). `cpus` pins the server (and its workers) to those CPUs; `database`, a list, gets
+    the throwaway database appended."""
     db = pgtools.create_database(prefix="todo_bench")
+    if database is not None:
+        database.append(db)
     server = None
     try:
         env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY",)}
@@ -167,6 +210,7 @@ def serving(workers: int | None, tasks: int, extra_env: dict[str, str] | None = 
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
         )
         base = f"http://{HOST}:{port}"
         try:
@@ -203,42 +247,69 @@ def load_line() -> str:
     return f"load average {one:.2f} (1 min) {five:.2f} (5 min), {os.cpu_count()} CPUs (client shares them)"
 
 
+def run(args: argparse.Namespace, workers: int | None) -> dict:
+    databases: list[pgtools.Database] = []
+    with serving(workers, args.tasks, cpus=args.cpus, database=databases) as (port, token, pgid):
+        db = databases[0]
+        pinned = f", pinned to CPUs {sorted(args.cpus)}" if args.cpus else ""
+        label = workers or "1 (default)"
+        print(
+            f"todo-api serve, WEB_CONCURRENCY={label}{pinned}, concurrency {args.concurrency},"
+            f" {args.seconds:.0f} s each"
+        )
+        print(load_line())
+        print(
+            f"{'endpoint':38} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}"
+            f" {'CPU ms/req':>11} {'DB CPU ms/req':>14}"
+        )
+        results = {}
+        for name, path, tok in [
+            ("GET /api/v1/health", "/api/v1/health", None),
+            (f"GET /api/v1/tasks ({args.tasks} tasks)", "/api/v1/tasks?limit=100", token),
+        ]:
+            asyncio.run(_warm_up(port, path, tok, args.concurrency))
+            cpu_before, db_before = process_group_cpu_seconds(pgid), database_cpu_seconds(db)
+            r = asyncio.run(_load(port, path, tok, args.concurrency, args.seconds, warm_up=False))
+            count = max(r["requests"], 1)
+            r["server_cpu_ms_per_request"] = (process_group_cpu_seconds(pgid) - cpu_before) * 1000 / count
+            r["db_cpu_ms_per_request"] = (database_cpu_seconds(db) - db_before) * 1000 / count
+            results[name] = {k: round(v, 2) for k, v in r.items()}
+            print(
+                f"{name:38} {r['rps']:8.0f} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f} {r['p99_ms']:8.1f} {r['errors']:7d}"
+                f" {r['server_cpu_ms_per_request']:11.2f} {r['db_cpu_ms_per_request']:14.2f}"
+            )
+        print(load_line())
+        return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--workers", type=int, default=None, help="WEB_CONCURRENCY (default: its default, 1)")
+    parser.add_argument(
+        "--workers",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[None],
+        help="WEB_CONCURRENCY, or several separated by commas (default: its default, 1)",
+    )
+    parser.add_argument(
+        "--cpus",
+        type=lambda text: {int(n) for n in text.split(",")},
+        default=None,
+        help="pin the server to these CPUs (e.g. 0: what a CPU limit of 1 allows)",
+    )
     parser.add_argument("--tasks", type=int, default=100)
     args = parser.parse_args()
     args.seconds = min(max(args.seconds, 1.0), 120.0)  # bounded
     args.concurrency = min(max(args.concurrency, 1), 256)
+    if any(w is not None and not 1 <= w <= 16 for w in args.workers):
+        parser.error("--workers: each count must be between 1 and 16")
 
-    with serving(args.workers, args.tasks) as (port, token, pgid):
-        workers = args.workers or "1 (default)"
-        print(f"todo-api serve, WEB_CONCURRENCY={workers}, concurrency {args.concurrency}, {args.seconds:.0f} s each")
-        print(load_line())
-        print(
-            f"{'endpoint':38} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7} {'CPU ms/req':>11}"
-        )
-        results = {}
-        for label, path, tok in [
-            ("GET /api/v1/health", "/api/v1/health", None),
-            (f"GET /api/v1/tasks ({args.tasks} tasks)", "/api/v1/tasks?limit=100", token),
-        ]:
-            cpu_before = process_group_cpu_seconds(pgid)
-            r = asyncio.run(_load(port, path, tok, args.concurrency, args.seconds))
-            # Warm-up requests are not counted in r["requests"]; the CPU they cost is, so
-            # this slightly overstates the cost per request.
-            r["server_cpu_ms_per_request"] = (
-                (process_group_cpu_seconds(pgid) - cpu_before) * 1000 / max(r["requests"], 1)
-            )
-            results[label] = {k: round(v, 2) for k, v in r.items()}
-            print(
-                f"{label:38} {r['rps']:8.0f} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f} {r['p99_ms']:8.1f} {r['errors']:7d}"
-                f" {r['server_cpu_ms_per_request']:11.2f}"
-            )
-        print(load_line())
-        print(json.dumps(results))
+    results = {}
+    for workers in args.workers:
+        results[f"workers={workers or 1}"] = run(args, workers)
+        print()
+    print(json.dumps(results))
     return 0
 
 

@@ -522,3 +522,25 @@ def test_notes_give_minikube_url_and_pending_checklist(tmp_path):
     assert "minikube -p todo image ls" in notes
     with_host = render_notes(tmp_path / "h", **{"ingress.host": "todo.local"})
     assert "http://todo.local/" in with_host
+
+
+@pytest.mark.parametrize(
+    ("sets", "expected"),
+    [
+        ({}, "1"),  # the default limit, "1"
+        ({"backend.resources.limits.cpu": "2"}, "2"),
+        ({"backend.resources.limits.cpu": "1500m"}, "2"),
+        ({"backend.resources.limits.cpu": "250m"}, "1"),
+        ({"backend.resources.limits.cpu": "0.5"}, "1"),
+        ({"backend.resources.limits.cpu": "2", "config.webConcurrency": "3"}, "3"),
+    ],
+    ids=["default-limit", "two-cpus", "one-and-a-half", "quarter", "half", "explicit"],
+)
+def test_web_concurrency_is_one_worker_per_cpu_of_the_limit(sets, expected):
+    """Issue 15 item 2: unless set, the backend runs one worker per CPU its limit allows."""
+    assert render(values_files=(), sets=sets).get("ConfigMap", "todo")["data"]["WEB_CONCURRENCY"] == expected
+
+
+def test_dev_limit_gives_one_worker(dev):
+    assert dev.get("ConfigMap", "todo")["data"]["WEB_CONCURRENCY"] == "1"
+    assert load_values("values.yaml")["config"]["webConcurrency"] is None

@@ -253,3 +253,42 @@ def test_list_items_are_the_same_json_as_single_reads(client, user, db):
     assert listed[0]["updated_at"] == "2031-05-06T05:08:09Z"
     for single in singles:  # byte for byte, apart from whitespace between items
         assert single.text in response.text
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "2031-05-06 07:08:09.12+02",  # trailing zeros: pydantic writes all six digits
+        "2031-05-06 07:08:09.000001+00",
+        "2031-12-31 23:59:59.999999-10",  # a new year in UTC
+        "2032-01-01 09:30:00+14",  # whole seconds: no fraction at all
+        "1970-01-01 00:00:00.5+00",
+    ],
+)
+def test_list_timestamps_are_written_as_pydantic_writes_them(client, user, db, stored):
+    """Whatever the fraction and offset, and whatever time zone the database session runs
+    in, the list (JSON from PostgreSQL) and a single read (pydantic) write the same string."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+    from todo_api.core.config import normalise_database_url
+
+    task = _create(client, user, title="stamp")
+    admin = create_engine(normalise_database_url(db.url), poolclass=NullPool)
+    with admin.begin() as conn:
+        conn.execute(
+            text("UPDATE tasks SET created_at = :at, updated_at = :at WHERE id = :id"),
+            {"at": stored, "id": task["id"]},
+        )
+    try:
+        with admin.begin() as conn:  # new pooled connections of the app start in this zone
+            conn.execute(text(f'ALTER ROLE "{db.role}" SET timezone = \'America/St_Johns\''))
+        client.app.state.engine.dispose()
+        listed = client.get(API, headers=user).json()["items"]
+        single = client.get(f"{API}/{task['id']}", headers=user).json()
+        assert listed == [single]
+        assert listed[0]["created_at"] == listed[0]["updated_at"]
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'ALTER ROLE "{db.role}" RESET timezone'))
+        client.app.state.engine.dispose()
+        admin.dispose()

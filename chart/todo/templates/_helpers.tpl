@@ -152,7 +152,7 @@ DB_MAX_OVERFLOW: {{ .Values.config.dbMaxOverflow | toString | quote }}
 DB_CONNECT_TIMEOUT_SECONDS: {{ .Values.config.dbConnectTimeoutSeconds | toString | quote }}
 ACCESS_TOKEN_EXPIRE_MINUTES: {{ .Values.config.accessTokenExpireMinutes | toString | quote }}
 COOKIE_SECURE: {{ include "todo.cookieSecure" . | quote }}
-WEB_CONCURRENCY: {{ .Values.config.webConcurrency | toString | quote }}
+WEB_CONCURRENCY: {{ include "todo.webConcurrency" . | quote }}
 API_DOCS_ENABLED: {{ .Values.config.apiDocsEnabled | toString | quote }}
 TRUSTED_PROXIES: {{ .Values.config.trustedProxies | quote }}
 ALLOWED_ORIGINS: {{ .Values.config.allowedOrigins | quote }}
@@ -160,6 +160,28 @@ PASSWORD_HASH_CONCURRENCY: {{ .Values.config.passwordHashConcurrency | toString 
 AUTH_RATE_PER_ADDRESS: {{ .Values.config.authRatePerAddress | toString | quote }}
 AUTH_RATE_PER_ACCOUNT: {{ .Values.config.authRatePerAccount | toString | quote }}
 ASSISTANT_TURNS_PER_HOUR: {{ .Values.config.assistantTurnsPerHour | toString | quote }}
+{{- end }}
+
+{{/*
+WEB_CONCURRENCY: config.webConcurrency when set; unset (null), one uvicorn worker per CPU of
+the backend's CPU limit (which the schema requires), rounded up: "500m" and "1" give 1,
+"1500m" and "2" give 2. A worker is one Python process, which runs Python on one CPU at a time:
+fewer workers than the limit leave CPU unused, more only share the same quota while each
+holds its own memory and database pool.
+*/}}
+{{- define "todo.webConcurrency" -}}
+{{- if not (kindIs "invalid" .Values.config.webConcurrency) -}}
+{{- .Values.config.webConcurrency | toString -}}
+{{- else -}}
+{{- $cpu := dig "limits" "cpu" "" (.Values.backend.resources | default dict) | toString | trim -}}
+{{- $cores := 1.0 -}}
+{{- if hasSuffix "m" $cpu -}}
+{{- $cores = divf (trimSuffix "m" $cpu | float64) 1000 -}}
+{{- else if $cpu -}}
+{{- $cores = $cpu | float64 -}}
+{{- end -}}
+{{- max 1 (ceil $cores | int) -}}
+{{- end -}}
 {{- end }}
 
 {{/*

@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import sessionmaker
 
 from . import __version__, errors
+from .api.fast_list import TaskListFastPath, list_executor
 from .api.routes import assistant, auth, health, tasks
 from .api.throttle import Throttles
 from .assistant.openai_client import ChatCompletionsClient
@@ -68,6 +69,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
     app.state.probe_limiter = anyio.CapacityLimiter(2)
     app.state.hash_limiter = anyio.CapacityLimiter(settings.password_hash_concurrency)
+    # The task list's fast path (api/fast_list.py) runs on these, within the same limiter.
+    app.state.list_executor = list_executor(settings.db_pool_size)
     watch_for_shutdown(app.state.stopping)
     stop = threading.Event()
     warmup = threading.Thread(
@@ -89,6 +92,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         stop.set()
+        app.state.list_executor.shutdown(wait=False)
         if app.state.openai_client is not None:
             await app.state.openai_client.aclose()
         app.state.engine.dispose()
@@ -134,7 +138,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(api)
 
     # Added innermost first: the request id and the security headers cover the 403 and 413
-    # answers too.
+    # answers and the fast task list too.
+    app.add_middleware(TaskListFastPath, path=f"{api.prefix}{tasks.router.prefix}")
     app.add_middleware(
         EarlyThrottleMiddleware,
         paths=frozenset(f"{api.prefix}{auth.router.prefix}{p}" for p in ("/login", "/register")),

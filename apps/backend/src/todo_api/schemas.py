@@ -55,7 +55,14 @@ def _blank_to_none(value: str | None) -> str | None:
     return value
 
 
+def _utc(value: dt.datetime) -> dt.datetime:
+    # psycopg hands timestamptz over in the database session's time zone; the API writes
+    # UTC (a Z) whatever that zone is, as the list built by PostgreSQL does.
+    return value.astimezone(dt.UTC)
+
+
 Email = Annotated[str, AfterValidator(_email)]
+UtcDatetime = Annotated[dt.datetime, AfterValidator(_utc)]
 Title = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX),
@@ -102,7 +109,7 @@ class UserPublic(BaseModel):
     id: int
     email: str
     name: str | None
-    created_at: dt.datetime
+    created_at: UtcDatetime
 
 
 class LoginResponse(BaseModel):
@@ -153,13 +160,31 @@ class TaskPublic(BaseModel):
     completed: bool
     priority: Priority
     due_date: dt.date | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
 
 
 class TaskPage(BaseModel):
     items: list[TaskPublic]
     total: int
+
+
+# Bounds of the list's paging parameters (the route's Query() and TaskListQuery share them).
+LIST_LIMIT_MAX = 100
+LIST_OFFSET_MAX = 1_000_000
+
+
+class TaskListQuery(BaseModel):
+    """The task list's query parameters, as the route declares them one by one: the fast
+    path (api/fast_list.py) validates with this model and leaves anything it refuses to the
+    route, so every 422 still comes from FastAPI."""
+
+    status: StatusFilter = "all"
+    priority: Priority | None = None
+    q: SearchText | None = None
+    sort: SortKey = "-created_at"
+    limit: Annotated[int, Field(ge=1, le=LIST_LIMIT_MAX)] = 50
+    offset: Annotated[int, Field(ge=0, le=LIST_OFFSET_MAX)] = 0
 
 
 # ---------------------------------------------------------------- assistant

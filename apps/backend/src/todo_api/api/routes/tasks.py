@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from ... import tasks_service
 from ...models import Task
 from ...schemas import (
+    LIST_LIMIT_MAX,
+    LIST_OFFSET_MAX,
     Priority,
     SearchText,
     SortKey,
@@ -48,6 +51,27 @@ def _read_only(session: Session) -> None:
     session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
+EMPTY_PAGE = '{"items":[],"total":0}'
+
+
+def list_page(engine: Engine, principal: Principal, flt: tasks_service.TaskFilter) -> str:
+    """The list response body, built by PostgreSQL (the same JSON as TaskPage: no row
+    objects, no re-serialising); 401 unless the session is live. The hot path of the UI:
+    one Core connection in autocommit and one round trip, the session check riding along
+    in the list query (rows prove the session is live). Runs in a worker thread."""
+    with engine.connect() as connection:
+        body = tasks_service.list_tasks_json(
+            connection, principal.user_id, principal.session_id, flt
+        )
+        if body is None:
+            require_session(connection, principal)  # no rows prove nothing
+            body = EMPTY_PAGE
+    return body
+
+
+# Most list requests never get here: api/fast_list.py answers them with list_page before
+# FastAPI routes them. This route declares the contract (OpenAPI) and answers the rest:
+# 401, 422, and query strings the fast path leaves alone.
 @router.get("", response_model=TaskPage)
 def list_tasks(
     principal: CurrentPrincipal,
@@ -56,23 +80,13 @@ def list_tasks(
     priority: Priority | None = None,
     q: Annotated[SearchText | None, Query()] = None,
     sort: SortKey = "-created_at",
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=LIST_LIMIT_MAX)] = 50,
+    offset: Annotated[int, Query(ge=0, le=LIST_OFFSET_MAX)] = 0,
 ) -> Response:
     flt = tasks_service.TaskFilter(
         status=status_, priority=priority, q=q, sort=sort, limit=limit, offset=offset
     )
-    # The hot path of the UI: one Core connection in autocommit, one round trip, and the
-    # session check rides along in the list query (rows prove the session is live).
-    with engine.connect() as connection:
-        body = tasks_service.list_tasks_json(
-            connection, principal.user_id, principal.session_id, flt
-        )
-        if body is None:
-            require_session(connection, principal)  # no rows prove nothing
-            body = '{"items":[],"total":0}'
-    # PostgreSQL built the body (same JSON as TaskPage): no row objects, no re-serialising.
-    return Response(body, media_type="application/json")
+    return Response(list_page(engine, principal, flt), media_type="application/json")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskPublic)
