@@ -25,7 +25,9 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as `python bench/frontend_ttfb.py`: tools.* from the repo root
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
 import stack as st
 
