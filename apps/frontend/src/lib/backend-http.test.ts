@@ -6,7 +6,7 @@ import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createApi } from "./api";
-import { backendFetch } from "./backend-http";
+import { IDLE_SOCKET_MS, backendFetch } from "./backend-http";
 
 interface Seen {
   method: string;
@@ -74,6 +74,19 @@ describe("backendFetch", () => {
     expect(backend.seen).toHaveLength(3);
     expect(backend.connections).toHaveLength(1);
   });
+
+  it("closes an idle connection itself, before the backend's 5 s keep-alive timeout would", async () => {
+    const backend = await serve((_, res) => json(res, 200, {}));
+    await backendFetch(`${backend.base}/a`, { method: "GET" });
+    const [socket] = backend.connections;
+    const closed = new Promise<number>((resolve) => {
+      const since = Date.now();
+      socket.on("close", () => resolve(Date.now() - since));
+    });
+    const after = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(-1), 4900))]);
+    expect(after).toBeGreaterThanOrEqual(IDLE_SOCKET_MS - 100);
+    expect(IDLE_SOCKET_MS).toBeLessThan(5000);
+  }, 10_000);
 
   it("sends a GET again on a new connection when the reused one is reset", async () => {
     // The second request on a connection finds it closed, as when the backend's keep-alive
