@@ -6,7 +6,7 @@ import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createApi } from "./api";
-import { IDLE_SOCKET_MS, backendFetch } from "./backend-http";
+import { IDLE_SOCKET_MS, backendFetch, createBackendFetch } from "./backend-http";
 
 interface Seen {
   method: string;
@@ -125,5 +125,18 @@ describe("backendFetch", () => {
     await new Promise((resolve) => servers.pop()?.close(resolve));
     const unreachable = createApi({ baseUrl: `http://127.0.0.1:${port}`, fetch: backendFetch });
     await expect(unreachable.me()).rejects.toMatchObject({ kind: "network" });
+  });
+
+  it("gives up on a backend that never answers, or stops halfway, as a network error", async () => {
+    const silent = await serve(() => {});
+    const impatient = createApi({ baseUrl: silent.base, fetch: createBackendFetch(200) });
+    await expect(impatient.me()).rejects.toMatchObject({ kind: "network" });
+
+    const halfway = await serve((seen, res) => {
+      res.writeHead(200, { "content-type": "application/json", "content-length": "100" });
+      res.write('{"items": [');
+      setTimeout(() => seen.socket.destroy(), 50);
+    });
+    await expect(backendFetch(`${halfway.base}/api/v1/tasks`, { method: "POST" })).rejects.toThrow();
   });
 });

@@ -16,10 +16,14 @@ const agents = {
   "https:": new https.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
 };
 
+/** How long a page waits for the backend's whole answer before showing "unavailable" (the
+ * global fetch it replaces gave up on a silent backend only after 5 minutes). */
+export const BACKEND_TIMEOUT_MS = 30_000;
+
 // Safe to send twice: the backend may have closed a reused connection just as it went out.
 const RETRYABLE = new Set(["GET", "HEAD", "OPTIONS"]);
 
-function send(url: URL, init: RequestInit, retried = false): Promise<FetchResponse> {
+function send(url: URL, init: RequestInit, timeoutMs: number, retried = false): Promise<FetchResponse> {
   const agent = agents[url.protocol as keyof typeof agents];
   if (!agent) return Promise.reject(new TypeError(`unsupported protocol: ${url.protocol}`));
   const method = (init.method ?? "GET").toUpperCase();
@@ -30,17 +34,24 @@ function send(url: URL, init: RequestInit, retried = false): Promise<FetchRespon
       (response) => {
         const chunks: Buffer[] = [];
         response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        response.on("error", reject);
+        // A connection lost mid-body: Node reports it here ("aborted").
+        response.on("error", (error) => {
+          clearTimeout(timer);
+          reject(error);
+        });
         response.on("end", () => {
+          clearTimeout(timer);
           const text = Buffer.concat(chunks).toString("utf8");
           const status = response.statusCode ?? 0;
           resolve({ status, ok: status >= 200 && status < 300, text: async () => text });
         });
       },
     );
+    const timer = setTimeout(() => request.destroy(new Error(`no answer from the backend in ${timeoutMs} ms`)), timeoutMs);
     request.on("error", (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
       if (!retried && request.reusedSocket && error.code === "ECONNRESET" && RETRYABLE.has(method)) {
-        resolve(send(url, init, true));
+        resolve(send(url, init, timeoutMs, true));
       } else reject(error);
     });
     request.end(typeof init.body === "string" ? init.body : undefined);
@@ -48,4 +59,8 @@ function send(url: URL, init: RequestInit, retried = false): Promise<FetchRespon
 }
 
 /** A FetchLike for server code: string bodies only (all the API sends), JSON text back. */
-export const backendFetch: FetchLike = async (input, init = {}) => send(new URL(input), init);
+export function createBackendFetch(timeoutMs = BACKEND_TIMEOUT_MS): FetchLike {
+  return async (input, init = {}) => send(new URL(input), init, timeoutMs);
+}
+
+export const backendFetch = createBackendFetch();
