@@ -7,9 +7,12 @@ all on 127.0.0.1. One user with 25 tasks; every page request carries that user's
 so each one costs the frontend a render plus its calls to the backend.
 
     .venv/bin/python bench/frontend_ttfb.py [--requests 400] [--concurrency 8] [--standalone DIR]
+        [--compare DIR [--rounds 4]]
 
---standalone runs another build (say, a copy of .next/standalone from before a change) so
-two builds can be compared back to back on the same machine load.
+--standalone runs another build (say, a copy of .next/standalone from before a change).
+--compare runs a second build beside the first, against the same backend and user, and
+measures the two in turns (--rounds per page): on a shared, busy machine, builds measured one
+after the other see different loads, and turns share the load out between them.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: tools.* from the repo root
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
 
 import stack as st
@@ -74,7 +78,7 @@ def cpu_seconds(pid: int) -> float:
 
 def measure(port: int, path: str, cookie: str, requests: int, concurrency: int, expect: bytes) -> dict:
     """`requests` GETs spread over `concurrency` keep-alive connections; TTFB = request sent to
-    status line and headers received."""
+    status line and headers received. Returns the raw timings (seconds) for `summarize`."""
     ttfb: list[float] = []
     full: list[float] = []
     errors: list[str] = []
@@ -116,23 +120,29 @@ def measure(port: int, path: str, cookie: str, requests: int, concurrency: int, 
         t.start()
     for t in threads:
         t.join()
-    wall = time.perf_counter() - started
-    ms = sorted(x * 1000 for x in ttfb)
+    return {"ttfb": ttfb, "full": full, "errors": len(errors), "wall": time.perf_counter() - started}
 
-    def pct(p: float) -> float:
-        return ms[min(len(ms) - 1, round(p / 100 * (len(ms) - 1)))] if ms else float("nan")
+
+def summarize(path: str, runs: list[dict]) -> dict:
+    """Percentiles over all the runs of one page on one build."""
+    ms = sorted(x * 1000 for run in runs for x in run["ttfb"])
+    full = sorted(x * 1000 for run in runs for x in run["full"])
+    wall = sum(run["wall"] for run in runs)
+
+    def pct(values: list[float], p: float) -> float:
+        return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))] if values else float("nan")
 
     return {
         "path": path,
         "ok": len(ms),
-        "errors": len(errors),
-        "p50_ms": pct(50),
-        "p95_ms": pct(95),
-        "p99_ms": pct(99),
+        "errors": sum(run["errors"] for run in runs),
+        "p50_ms": pct(ms, 50),
+        "p95_ms": pct(ms, 95),
+        "p99_ms": pct(ms, 99),
         "max_ms": ms[-1] if ms else float("nan"),
         "mean_ms": statistics.fmean(ms) if ms else float("nan"),
         # Time to the last byte: what streaming would not improve.
-        "full_p95_ms": sorted(full)[min(len(full) - 1, round(0.95 * (len(full) - 1)))] * 1000 if full else float("nan"),
+        "full_p95_ms": pct(full, 95),
         "req_per_s": len(ms) / wall if wall else 0.0,
     }
 
@@ -142,22 +152,30 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=400, help="requests per page measurement")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--standalone", type=Path, help="a built .next/standalone to run instead of this checkout's")
+    parser.add_argument(
+        "--compare", type=Path, help="a second built .next/standalone, measured in turns with the first"
+    )
+    parser.add_argument("--rounds", type=int, help="turns per page (default 1, or 4 with --compare)")
     args = parser.parse_args()
 
     if args.standalone is None:
         st.ensure_frontend_built()
-    standalone = args.standalone or st.STANDALONE
+    builds = {"this": args.standalone or st.STANDALONE}
+    if args.compare:
+        builds["compare"] = args.compare
+    rounds = args.rounds or (4 if args.compare else 1)
     db = st.create_database(prefix="todo_bench")
     stack = st.Stack(db=db, auth_secret=secrets.token_urlsafe(32))
     try:
         st.migrate(db, stack.auth_secret)
         backend, backend_url = st.start_backend("bench-backend", db, stack.auth_secret)
         stack.procs.append(backend)
-        frontend, frontend_url = st.start_frontend("bench-frontend", backend_url, standalone.resolve())
-        stack.procs.append(frontend)
-        backend_port = int(backend_url.rsplit(":", 1)[1])
-        port = int(frontend_url.rsplit(":", 1)[1])
-        cookie = seed(backend_port)
+        frontends = {}
+        for label, standalone in builds.items():
+            frontend, frontend_url = st.start_frontend(f"bench-frontend-{label}", backend_url, standalone.resolve())
+            stack.procs.append(frontend)
+            frontends[label] = (frontend.popen.pid, int(frontend_url.rsplit(":", 1)[1]))
+        cookie = seed(int(backend_url.rsplit(":", 1)[1]))
 
         cases = [
             ("/healthz", "", b'"ok"', args.requests * 5),
@@ -168,26 +186,37 @@ def main() -> int:
         ]
         load_before = os.getloadavg()[0]
         print(f"frontend TTFB, concurrency {args.concurrency}, loopback (node server.js + todo-api, 1 worker each)")
+        for label, standalone in builds.items():
+            print(f"  {label}: {standalone}")
+        if args.compare:
+            # One build after the other sees another machine load; turns share it out evenly.
+            print(f"  builds measured in turns, {rounds} per page")
         print(
-            f"{'path':28} {'ok':>5} {'err':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+            f"{'build':8} {'path':28} {'ok':>5} {'err':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"
             f" {'full p95':>8} {'req/s':>7} {'cpu ms/req node':>16} {'backend':>8}"
         )
         results = []
-        pids = (frontend.popen.pid, backend.popen.pid)
         for path, cookie_for, expect, n in cases:
-            measure(port, path, cookie_for, 40, args.concurrency, expect)  # warm-up
-            before = [cpu_seconds(pid) for pid in pids]
-            r = measure(port, path, cookie_for, n, args.concurrency, expect)
-            after = [cpu_seconds(pid) for pid in pids]
-            r["node_cpu_ms_per_req"], r["backend_cpu_ms_per_req"] = (
-                1000 * (a - b) / max(r["ok"], 1) for a, b in zip(after, before, strict=True)
-            )
-            results.append(r)
-            print(
-                f"{path:28} {r['ok']:>5} {r['errors']:>4} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} "
-                f"{r['p99_ms']:>8.1f} {r['max_ms']:>8.1f} {r['full_p95_ms']:>8.1f} {r['req_per_s']:>7.1f}"
-                f" {r['node_cpu_ms_per_req']:>16.1f} {r['backend_cpu_ms_per_req']:>8.1f}"
-            )
+            runs: dict[str, list[dict]] = {label: [] for label in frontends}
+            cpu = {label: [0.0, 0.0] for label in frontends}
+            for _, port in frontends.values():
+                measure(port, path, cookie_for, 40, args.concurrency, expect)  # warm-up
+            for _ in range(rounds):
+                for label, (pid, port) in frontends.items():
+                    pids = (pid, backend.popen.pid)
+                    before = [cpu_seconds(p) for p in pids]
+                    runs[label].append(measure(port, path, cookie_for, n // rounds, args.concurrency, expect))
+                    after = [cpu_seconds(p) for p in pids]
+                    cpu[label] = [c + a - b for c, a, b in zip(cpu[label], after, before, strict=True)]
+            for label in frontends:
+                r = {"build": label, **summarize(path, runs[label])}
+                r["node_cpu_ms_per_req"], r["backend_cpu_ms_per_req"] = (1000 * c / max(r["ok"], 1) for c in cpu[label])
+                results.append(r)
+                print(
+                    f"{label:8} {path:28} {r['ok']:>5} {r['errors']:>4} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} "
+                    f"{r['p99_ms']:>8.1f} {r['max_ms']:>8.1f} {r['full_p95_ms']:>8.1f} {r['req_per_s']:>7.1f}"
+                    f" {r['node_cpu_ms_per_req']:>16.1f} {r['backend_cpu_ms_per_req']:>8.1f}"
+                )
         # The machine is shared: the load average says how much the numbers are worth.
         load_after = os.getloadavg()[0]
         print(f"load average (1 min) before/after: {load_before:.2f} / {load_after:.2f} on {os.cpu_count()} CPUs")

@@ -14,7 +14,8 @@ const nextConfig: NextConfig = {
   // bundle lands at .next/standalone/server.js.
   outputFileTracingRoot: import.meta.dirname,
   turbopack: { root: import.meta.dirname },
-  // On every response; the per-response CSP (it needs a nonce) comes from src/proxy.ts.
+  // On every response; the per-response CSP (it needs a nonce) comes from
+  // src/standalone/csp.mjs, in front of Next's request handler.
   async headers() {
     return [{ source: "/:path*", headers: [...STATIC_SECURITY_HEADERS] }];
   },

@@ -59,6 +59,19 @@ def test_page_csp_has_a_fresh_nonce_that_every_script_carries(e2e_stack: Urls) -
     assert nonces[0] != nonces[1], "a nonce is never reused"
 
 
+def test_a_client_cannot_choose_the_nonce(e2e_stack: Urls) -> None:
+    """Next.js takes the nonce from the request's CSP header: one the client sends is replaced."""
+    chosen = "script-src 'nonce-chosenbyclient'"
+    status, headers, body = get(
+        e2e_stack.app,
+        "/signin",
+        {"Content-Security-Policy": chosen, "Content-Security-Policy-Report-Only": chosen},
+    )
+    assert status == 200
+    assert "chosenbyclient" not in headers["content-security-policy"]
+    assert "chosenbyclient" not in body
+
+
 @pytest.mark.parametrize(
     ("path", "cookie", "status"),
     [

@@ -13,7 +13,9 @@ import type {
   User,
 } from "./types";
 
-export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+/** What the data layer reads from a response (a fetch Response has it). */
+export type FetchResponse = Pick<Response, "status" | "ok" | "text">;
+export type FetchLike = (input: string, init?: RequestInit) => Promise<FetchResponse>;
 
 export interface ApiOptions {
   /** "" for same-origin browser calls, or the backend origin on the server. */
@@ -31,7 +33,7 @@ export interface LoginResult {
   user: User;
 }
 
-async function readJson(res: Response): Promise<unknown> {
+async function readJson(res: FetchResponse): Promise<unknown> {
   if (res.status === 204) return undefined;
   const text = await res.text();
   if (!text) return undefined;
@@ -59,7 +61,7 @@ export function createApi(options: ApiOptions = {}) {
   ): Promise<T> {
     const headers: Record<string, string> = { Accept: "application/json", ...options.headers };
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    let res: Response;
+    let res: FetchResponse;
     try {
       res = await doFetch(baseUrl + path, {
         method,

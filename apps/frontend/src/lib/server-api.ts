@@ -2,6 +2,7 @@
 
 import { headers } from "next/headers";
 import { createApi, type Api } from "./api";
+import { backendFetch } from "./backend-http";
 import { apiBaseUrl } from "./config";
 
 /** The backend's session cookie. Only used to word a message ("your session has expired"):
@@ -14,6 +15,6 @@ export function hasSessionCookie(cookieHeader: string): boolean {
 
 export async function serverApi(): Promise<{ api: Api; hasCookie: boolean; hadSession: boolean }> {
   const cookie = (await headers()).get("cookie") ?? "";
-  const api = createApi({ baseUrl: apiBaseUrl(), headers: cookie ? { cookie } : {} });
+  const api = createApi({ baseUrl: apiBaseUrl(), headers: cookie ? { cookie } : {}, fetch: backendFetch });
   return { api, hasCookie: cookie.length > 0, hadSession: hasSessionCookie(cookie) };
 }
