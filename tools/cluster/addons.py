@@ -48,10 +48,29 @@ def coredns_argv(binary: Path, corefile_path: Path) -> list[str]:
     return [str(binary), "-conf", str(corefile_path)]
 
 
-def traefik_argv(binary: Path, web_port: int, ping_port: int) -> list[str]:
+# ingress-nginx (Minikube's addon) passes a request to the next endpoint when it could not
+# connect to the one it picked (`proxy_next_upstream error timeout`, 3 tries). Traefik's retry
+# middleware does the same and, like nginx for a POST, only while nothing of the request has
+# reached the pod (it stops retrying once the request headers are written). Without it a
+# SIGKILLed pod's address keeps taking requests, all refused, until its endpoint is removed.
+NEXT_ENDPOINT_MIDDLEWARE = "next-endpoint"
+
+
+def traefik_dynamic_config() -> str:
+    return f"""http:
+  middlewares:
+    {NEXT_ENDPOINT_MIDDLEWARE}:
+      retry:
+        attempts: 3
+"""
+
+
+def traefik_argv(binary: Path, web_port: int, ping_port: int, dynamic_config: Path) -> list[str]:
     return [
         str(binary),
         f"--entryPoints.web.address=127.0.0.1:{web_port}",
+        f"--entryPoints.web.http.middlewares={NEXT_ENDPOINT_MIDDLEWARE}@file",
+        f"--providers.file.filename={dynamic_config}",
         # Long enough for the slowest request a test sends (an assistant turn is bounded).
         "--entryPoints.web.transport.respondingTimeouts.readTimeout=120s",
         f"--entryPoints.traefik.address=127.0.0.1:{ping_port}",

@@ -498,9 +498,11 @@ def start_real_node(bin_dir: Path, run_dir: Path, state: dict) -> None:
     wait_for("CoreDNS ready", lambda: http_ok(f"http://127.0.0.1:{p['dns-ready']}/ready"), state, timeout=60)
 
     apply_object(state, "/apis/networking.k8s.io/v1/ingressclasses", addons.ingress_class())
+    traefik_dynamic = run_dir / "traefik-dynamic.yml"
+    traefik_dynamic.write_text(addons.traefik_dynamic_config())
     spawn(
         "traefik",
-        addons.traefik_argv(addon_dir / "traefik", p["ingress"], p["ingress-ping"]),
+        addons.traefik_argv(addon_dir / "traefik", p["ingress"], p["ingress-ping"], traefik_dynamic),
         run_dir,
         state,
         env={"KUBECONFIG": state["kubeconfig"]},
