@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import time
@@ -168,7 +169,9 @@ def test_extension_modules_carry_no_debug_info(image: str) -> None:
 def _compiled_from_source(verbose_output: str) -> list[str]:
     """Modules under /opt/venv that `python -v` reports compiling from source (a .pyc it used
     is reported as "code object from '<path>.pyc'", quoted)."""
-    return sorted({line.split()[-1] for line in verbose_output.splitlines() if line.startswith("# code object from /opt/venv/")})
+    return sorted(
+        {line.split()[-1] for line in verbose_output.splitlines() if line.startswith("# code object from /opt/venv/")}
+    )
 
 
 def test_migrate_and_serve_compile_no_module_at_run_time(image: str, database_url: str, run_container) -> None:
@@ -201,6 +204,34 @@ def test_migrate_and_serve_compile_no_module_at_run_time(image: str, database_ur
     assert _request("GET", f"{base}/api/v1/tasks", None, login["access_token"])[0] == 200
     engine.docker("stop", "--time", "25", api.id, timeout=60)
     assert _compiled_from_source(api.logs()) == []
+
+
+def _layers(tag: str) -> list[str]:
+    return json.loads(engine.docker("image", "inspect", "--format", "{{json .RootFS.Layers}}", tag).stdout)
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["buildkit", "classic"])
+def test_a_code_edit_rebuilds_only_the_app_layer(legacy: bool, base_images: dict[str, str], tmp_path: Path) -> None:
+    # The images role builds with the classic builder, tests/images with BuildKit: both reuse
+    # the dependency layer, so a code edit ships only the small layer with todo_api.
+    context = tmp_path / "backend"
+    shutil.copytree(CONTEXT, context, ignore=shutil.ignore_patterns("__pycache__", "tests", ".venv"))
+    args = {"PYTHON_IMAGE": base_images["python"]}
+    tags = [f"{TAG}-layers-{'classic' if legacy else 'buildkit'}-{n}" for n in (1, 2)]
+    try:
+        engine.docker_build(context, None, tags[0], args, legacy=legacy)
+        with open(context / "src" / "todo_api" / "main.py", "a") as handle:
+            handle.write(f"# a one-line edit {secrets.token_hex(4)}\n")
+        engine.docker_build(context, None, tags[1], args, legacy=legacy)
+        before, after = _layers(tags[0]), _layers(tags[1])
+    finally:
+        engine.docker("image", "rm", *tags, check=False)
+    base = len(_layers(base_images["python"]))
+    # Layers after the base's: 0 the app user, 1 the dependencies' venv, 2 the app itself
+    # (then possibly an empty one, from WORKDIR). Only 2 may differ.
+    assert len(before) == len(after) > base + 2
+    changed = [index - base for index, (old, new) in enumerate(zip(before, after, strict=True)) if old != new]
+    assert changed == [2]
 
 
 def test_config_error_is_one_line_in_the_container(image: str) -> None:

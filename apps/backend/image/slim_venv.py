@@ -1,10 +1,12 @@
 """Shrink the image's venv. apps/backend/Dockerfile runs this in its build stage, with the venv's
 own python, after installing without bytecode (pip --no-compile):
 
-    python slim_venv.py trim /opt/venv      # after the dependencies: steps 1 and 2
-    python slim_venv.py compile /opt/venv   # after the app itself: step 3
+    python slim_venv.py trim /opt/venv             # after the dependencies: steps 1 and 2
+    python slim_venv.py compile /opt/venv          # after the app itself: step 3
+    python slim_venv.py split /opt/venv /opt/app   # step 4
 
-Two steps so that the dependency layer, which code edits do not invalidate, is already trimmed.
+Separate steps so that the dependency layer, which code edits do not invalidate, is trimmed
+in place.
 
 1. Extension modules lose their debug info (strip --strip-debug, binutils in the build stage
    only): uvloop alone carries 10 MB of it, SQLAlchemy's Cython modules and httptools most of
@@ -20,20 +22,24 @@ Two steps so that the dependency layer, which code edits do not invalidate, is a
    app never imports (other SQL dialects, pydantic.v1, test helpers) stay source only: about
    half of what compileall would write. tests/images checks that serving and migrating
    compile nothing at run time.
+4. The app's own files move out of the venv (to /opt/app/opt/venv/...), so the runtime image
+   has the dependencies and the app as two layers: a code edit rebuilds and ships only the
+   small one (tests/images checks this too).
 """
 
 from __future__ import annotations
 
-import compileall
 import http.client
 import importlib
 import importlib.machinery
+import importlib.metadata
 import os
-import py_compile
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -55,7 +61,7 @@ MIGRATION_MODULES = (
 )
 # Bytecode that needs no source timestamp: the image's sources never change, and a .pyc stays
 # valid whatever happens to the files' mtimes on the way into a cluster's image store.
-INVALIDATION = py_compile.PycInvalidationMode.UNCHECKED_HASH
+INVALIDATION = "unchecked-hash"
 
 
 def strip_debug_info(site_packages: Path) -> int:
@@ -126,12 +132,17 @@ def serve_requests() -> None:
         thread.join(60)
 
 
-def compile_recorded(venv: Path, sources: set[str]) -> int:
-    prefix = str(venv.resolve()) + os.sep
-    mine = sorted(path for path in sources if os.path.realpath(path).startswith(prefix))
-    for source in mine:
-        py_compile.compile(source, doraise=True, invalidation_mode=INVALIDATION)
-    return len(mine)
+def compile_files(paths: list[str]) -> None:
+    """Bytecode for `paths` (files, or directories in full), written by a fresh interpreter: its
+    output depends only on the sources, so unchanged dependencies give byte-identical files
+    and the runtime image's dependency layer stays cached across code edits."""
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
+        listing.write("\n".join(paths) + "\n")
+        listing.flush()
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", "--invalidation-mode", INVALIDATION, "-i", listing.name],
+            check=True,
+        )
 
 
 def trim(site_packages: Path) -> None:
@@ -145,24 +156,44 @@ def compile_runtime(venv: Path) -> None:
     for name in MIGRATION_MODULES:
         importlib.import_module(name)
     serve_requests()
-    count = compile_recorded(venv, sources)
+    prefix = str(venv.resolve()) + os.sep
+    loaded = sorted(path for path in sources if os.path.realpath(path).startswith(prefix))
     import todo_api
 
-    package = Path(todo_api.__file__).parent
-    if not compileall.compile_dir(package, quiet=1, invalidation_mode=INVALIDATION):
-        raise SystemExit(f"compiling {package} failed")
-    print(f"slim_venv: compiled {count} modules and all of todo_api")
+    compile_files([*loaded, str(Path(todo_api.__file__).parent)])
+    print(f"slim_venv: compiled {len(loaded)} loaded modules and all of todo_api")
 
 
-def main(step: str, venv: Path) -> None:
+def split_app(dest: Path) -> None:
+    """Move the todo-api distribution's files (package, metadata, console script) to the same
+    paths under `dest`; the runtime stage copies them as a layer of their own."""
+    dist = importlib.metadata.distribution("todo-api")
+    site_packages = Path(os.path.normpath(dist.locate_file("")))
+    moving = set()
+    for file in dist.files or ():
+        path = Path(os.path.normpath(dist.locate_file(file)))
+        if path.is_relative_to(site_packages):
+            # The whole top-level directory, so the bytecode written after the install goes too.
+            path = site_packages / path.relative_to(site_packages).parts[0]
+        moving.add(path)
+    for path in sorted(moving):
+        target = dest / path.relative_to(path.anchor)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(path, target)
+    print(f"slim_venv: moved {len(moving)} paths of todo-api to {dest}")
+
+
+def main(step: str, venv: Path, *rest: str) -> None:
     if step == "trim":
         site_packages = Path(next(p for p in sys.path if p.startswith(str(venv)) and p.endswith("site-packages")))
         trim(site_packages)
     elif step == "compile":
         compile_runtime(venv)
+    elif step == "split" and len(rest) == 1:
+        split_app(Path(rest[0]))
     else:
-        raise SystemExit(f"usage: slim_venv.py trim|compile VENV (not {step!r})")
+        raise SystemExit(f"usage: slim_venv.py trim|compile VENV, or split VENV DEST (not {step!r})")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], Path(sys.argv[2]))
+    main(sys.argv[1], Path(sys.argv[2]), *sys.argv[3:])
