@@ -1,8 +1,8 @@
 """Shrink the image's venv. apps/backend/Dockerfile runs this in its build stage, with the venv's
 own python, after installing without bytecode (pip --no-compile):
 
-    python slim_venv.py trim /opt/venv             # after the dependencies: steps 1 and 2
-    python slim_venv.py compile /opt/venv          # after the app itself: step 3
+    python slim_venv.py trim /opt/venv             # after the dependencies: steps 1, 2, 3a
+    python slim_venv.py compile /opt/venv          # after the app itself: step 3b
     python slim_venv.py split /opt/venv /opt/app   # step 4
 
 Separate steps so that the dependency layer, which code edits do not invalidate, is trimmed
@@ -15,13 +15,13 @@ in place.
    stay byte for byte as shipped.
 2. Type stubs (*.pyi) go: nothing reads them at run time.
 3. Bytecode for what runs, not for everything installed. The root filesystem is read-only,
-   so a module without a .pyc is compiled in memory on every start; so every module that
-   `todo-api serve` and `todo-api migrate` load gets one (recorded while the server,
-   run here in-process, answers a few requests, and while the migration modules are imported),
-   as does all of todo_api (alembic loads the migrations by path). Modules the
-   app never imports (other SQL dialects, pydantic.v1, test helpers) stay source only: about
-   half of what compileall would write. tests/images checks that serving and migrating
-   compile nothing at run time.
+   so a module without a .pyc is compiled in memory on every start. (a) `trim` compiles every
+   dependency, in the dependency layer, so the next step imports quickly; (b) `compile`
+   records what `todo-api serve` and `todo-api migrate` load (the server runs here in-process
+   and answers a few requests; the migration modules are imported), compiles all of todo_api
+   (alembic loads the migrations by path) and deletes the other dependencies' bytecode: other
+   SQL dialects, pydantic.v1, test helpers stay source only, about half of what compileall
+   writes. tests/images checks that serving and migrating compile nothing at run time.
 4. The app's own files move out of the venv (to /opt/app/opt/venv/...), so the runtime image
    has the dependencies and the app as two layers: a code edit rebuilds and ships only the
    small one (tests/images checks this too).
@@ -33,6 +33,7 @@ import http.client
 import importlib
 import importlib.machinery
 import importlib.metadata
+import importlib.util
 import os
 import secrets
 import shutil
@@ -84,19 +85,33 @@ def remove_stubs(site_packages: Path) -> None:
         path.unlink()
 
 
-def record_compiled_sources() -> set[str]:
-    """Every source file the interpreter compiles from now on (with no .pyc anywhere yet, that
-    is every module imported, including those whose import then fails, like optional extras)."""
-    compiled: set[str] = set()
+def record_loaded_sources() -> set[str]:
+    """Every source module the interpreter loads from now on, from bytecode or not, including
+    those whose import then fails (optional extras a library tries)."""
+    loaded: set[str] = set()
     loader = importlib.machinery.SourceFileLoader
-    original = loader.source_to_code
+    original = loader.get_code
 
-    def source_to_code(self, data, path, *args, **kwargs):
-        compiled.add(str(path))
-        return original(self, data, path, *args, **kwargs)
+    def get_code(self, fullname):
+        loaded.add(os.path.realpath(self.path))
+        return original(self, fullname)
 
-    loader.source_to_code = source_to_code
-    return compiled
+    loader.get_code = get_code
+    return loaded
+
+
+def prune_bytecode(site_packages: Path, keep: set[str]) -> int:
+    """Delete the .pyc files whose source is not in `keep`; returns how many are left."""
+    left = 0
+    for pyc in sorted(site_packages.rglob("*.pyc")):
+        if os.path.realpath(importlib.util.source_from_cache(pyc)) in keep:
+            left += 1
+        else:
+            pyc.unlink()
+    for cache in sorted(site_packages.rglob("__pycache__"), reverse=True):
+        if not any(cache.iterdir()):
+            cache.rmdir()
+    return left
 
 
 def serve_requests() -> None:
@@ -133,9 +148,8 @@ def serve_requests() -> None:
 
 
 def compile_files(paths: list[str]) -> None:
-    """Bytecode for `paths` (files, or directories in full), written by a fresh interpreter: its
-    output depends only on the sources, so unchanged dependencies give byte-identical files
-    and the runtime image's dependency layer stays cached across code edits."""
+    """Bytecode for `paths` (files, or directories in full), written by a fresh interpreter, so
+    it depends only on the sources."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
         listing.write("\n".join(paths) + "\n")
         listing.flush()
@@ -148,20 +162,24 @@ def compile_files(paths: list[str]) -> None:
 def trim(site_packages: Path) -> None:
     saved = strip_debug_info(site_packages)
     remove_stubs(site_packages)
+    # Bytecode for everything for now (imports in the compile step are then quick); that step
+    # deletes what the app does not load.
+    compile_files([str(site_packages)])
     print(f"slim_venv: stripped {saved / 1e6:.1f} MB of debug info")
 
 
 def compile_runtime(venv: Path) -> None:
-    sources = record_compiled_sources()
+    loaded = record_loaded_sources()
     for name in MIGRATION_MODULES:
         importlib.import_module(name)
     serve_requests()
-    prefix = str(venv.resolve()) + os.sep
-    loaded = sorted(path for path in sources if os.path.realpath(path).startswith(prefix))
     import todo_api
 
-    compile_files([*loaded, str(Path(todo_api.__file__).parent)])
-    print(f"slim_venv: compiled {len(loaded)} loaded modules and all of todo_api")
+    package = Path(todo_api.__file__).parent
+    compile_files([str(package)])
+    site_packages = package.parent
+    kept = prune_bytecode(site_packages, loaded | {os.path.realpath(p) for p in package.rglob("*.py")})
+    print(f"slim_venv: bytecode kept for {kept} modules (all of todo_api and what serve and migrate load)")
 
 
 def split_app(dest: Path) -> None:
