@@ -25,6 +25,7 @@ from tools.cluster.pins import KUBERNETES_VERSION
 STUB_DIR = ROOT / "tests" / "unit" / "stub_minikube"
 PLAYBOOK = ROOT / "tests" / "unit" / "playbooks" / "stub_minikube_images.yml"
 BUILD_TASK = "images : Build the images into the target Docker daemon"
+START_BUILDS_TASK = "images : Start building the images into the target Docker daemon, all at once"
 START_TASK = "minikube : Start Minikube"
 ENABLE_TASK = "minikube : Enable the ingress addon"
 OWN_TASKS = {"Write the facts the roles handed on, for the test to read"}
@@ -146,6 +147,14 @@ def test_first_run_starts_minikube_enables_ingress_and_builds_with_stub_minikube
     assert facts["minikube_docker_env"]["MINIKUBE_ACTIVE_DOCKERD"] == "todo"
     for name in stage.images:
         assert facts["images_ids"][name] == stage.image_id(name, "t1") is not None
+    # Every build was started before the role waited for any: one async job per image, and the
+    # build task's results are those jobs' outcomes.
+    jobs = run.task_result(START_BUILDS_TASK)["results"]
+    assert [job["item"]["name"] for job in jobs] == stage.images
+    assert all(job["ansible_job_id"] and not job["finished"] for job in jobs)
+    outcomes = run.task_result(BUILD_TASK)["results"]
+    assert [outcome["ansible_job_id"] for outcome in outcomes] == [job["ansible_job_id"] for job in jobs]
+    assert all(outcome["finished"] and outcome["image"]["Id"] for outcome in outcomes)
 
 
 def test_second_run_changes_nothing_with_stub_minikube(stage):

@@ -243,6 +243,7 @@ def docker_build(
     labels: Mapping[str, str] | None = None,
     target: str | None = None,
     no_cache: bool = False,
+    legacy: bool = False,
     timeout: float = 1800.0,
 ) -> str:
     """Build `context` (Dockerfile: `dockerfile`, default <context>/Dockerfile) as `tag`; return tag.
@@ -251,8 +252,9 @@ def docker_build(
     `RUN --mount=type=cache` and `COPY --chmod` work; `COPY --link` and heredocs do not; and no
     `# syntax=` line, which would pull a frontend image from Docker Hub. Base images come in as
     build args (PYTHON_IMAGE / NODE_IMAGE) since the public defaults cannot be pulled here.
+    `legacy`: the classic builder, as the Docker API (and so the images role) builds.
     """
-    cli, builder = build_cli()
+    cli, builder = (docker_cli(), "legacy") if legacy else build_cli()
     cmd = [cli, "build", "--tag", tag]
     if dockerfile is not None:
         cmd += ["--file", os.fspath(dockerfile)]
