@@ -49,6 +49,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: tools.*
 from tools import backend_server as servertools
 from tools import postgres as pgtools
+from tools.stats import percentile
 
 HOST = "127.0.0.1"  # loopback only
 MAX_REQUESTS_PER_RUN = 2_000_000
@@ -130,7 +131,7 @@ async def _load(
     latencies.sort()
 
     def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000 if latencies else float("nan")
+        return percentile(latencies, p / 100) * 1000
 
     return {
         "requests": len(latencies),

@@ -33,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
 
 import stack as st
 
+from tools.stats import percentile
+
 TIME_LIMIT_SECONDS = 120  # per measured phase: the loop stops by itself
 
 
@@ -130,7 +132,7 @@ def summarize(path: str, runs: list[dict]) -> dict:
     wall = sum(run["wall"] for run in runs)
 
     def pct(values: list[float], p: float) -> float:
-        return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))] if values else float("nan")
+        return percentile(values, p / 100)
 
     return {
         "path": path,

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from tools.stats import percentile
+
 PATHS = (("GET /api/v1/health", "/api/v1/health"), ("signed-in task page", "/"))
 MAX_SAMPLES = 50_000
 
@@ -28,14 +30,11 @@ class PathLatency:
     latencies_ms: list[float]
     non_200: int
 
-    def percentile(self, q: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
     def line(self) -> str:
         return (
             f"{self.label:<22} c={self.concurrency}: {len(self.latencies_ms) / self.seconds:6.0f} req/s, "
-            f"p50 {self.percentile(0.5):6.1f} ms, p95 {self.percentile(0.95):6.1f} ms, non-200 {self.non_200}"
+            f"p50 {percentile(self.latencies_ms, 0.5):6.1f} ms, "
+            f"p95 {percentile(self.latencies_ms, 0.95):6.1f} ms, non-200 {self.non_200}"
         )
 
 

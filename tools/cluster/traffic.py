@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from tools.stats import percentile
+
 TIMEOUT = 10.0
 
 
@@ -137,10 +139,7 @@ class Traffic:
         ]
         if not window:
             return "no requests"
-        latencies = sorted(s.seconds * 1000 for s in window)
-
-        def pct(q: float) -> float:
-            return latencies[min(len(latencies) - 1, int(q * len(latencies)))]
+        latencies = [s.seconds * 1000 for s in window]
 
         # A 5xx with Retry-After is the app's own answer; without, it came from the Ingress.
         statuses = Counter(
@@ -148,7 +147,8 @@ class Traffic:
         )
         return (
             f"{len(window)} requests, statuses {dict(sorted(statuses.items()))}, "
-            f"p50 {statistics.median(latencies):.0f} ms, p95 {pct(0.95):.0f} ms, p99 {pct(0.99):.0f} ms"
+            f"p50 {statistics.median(latencies):.0f} ms, p95 {percentile(latencies, 0.95):.0f} ms, "
+            f"p99 {percentile(latencies, 0.99):.0f} ms"
         )
 
     def close(self) -> None:
