@@ -98,30 +98,21 @@ class PrivateServer:
     initdb/postgres refuse to run as root, so as root they run as the `postgres` user.
     """
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, directory: str | None = None) -> None:
+        """`directory`: the handle of an instance another process initialised there (its tmp)."""
         self.bindir = _pg_bindir()
         self.port = port or free_port()
         # A temp dir, not under the caller's home: the postgres user must be able to enter it.
-        self.tmp = tempfile.mkdtemp(prefix="todo-pg-")
+        self.tmp = directory or tempfile.mkdtemp(prefix="todo-pg-")
         self.datadir = os.path.join(self.tmp, "data")
         self.sockdir = self.tmp
-        self.superuser_password = secrets.token_urlsafe(16)
+        self.superuser_password = "" if directory else secrets.token_urlsafe(16)
         self._as_user: list[str] = []
         if os.geteuid() == 0:
-            pg = pwd.getpwnam("postgres")
-            os.chown(self.tmp, pg.pw_uid, pg.pw_gid)
+            if directory is None:
+                pg = pwd.getpwnam("postgres")
+                os.chown(self.tmp, pg.pw_uid, pg.pw_gid)
             self._as_user = ["runuser", "-u", "postgres", "--"]
-
-    @classmethod
-    def attach(cls, directory: str, port: int) -> PrivateServer:
-        """The handle of an instance another process initialised in `directory` (its tmp)."""
-        server = cls.__new__(cls)
-        server.bindir, server.port, server.tmp = _pg_bindir(), port, directory
-        server.datadir = os.path.join(directory, "data")
-        server.sockdir = directory
-        server.superuser_password = ""
-        server._as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        return server
 
     def _run(self, *args: str, timeout: float = 60) -> None:
         subprocess.run([*self._as_user, *args], check=True, capture_output=True, timeout=timeout, cwd=self.tmp)

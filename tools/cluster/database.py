@@ -112,5 +112,5 @@ def is_up(record: dict) -> bool:
 
 def stop(record: dict) -> None:
     if record.get("dir") and Path(record["dir"]).exists():
-        PrivateServer.attach(record["dir"], record["port"]).cleanup()
+        PrivateServer(record["port"], directory=record["dir"]).cleanup()
     shutil.rmtree(record.get("dir", ""), ignore_errors=True)
