@@ -97,7 +97,6 @@ class ConnectGate:
         self.reason = ""
         self._connect_with: tuple | None = None  # (dialect, cargs, cparams) of the last connect
         self._lock = threading.Lock()
-        self._prober: threading.Thread | None = None
         self._stop = threading.Event()
 
     def install(self, engine: Engine) -> None:
@@ -129,8 +128,7 @@ class ConnectGate:
                 return
             self.unreachable = True
             log.warning("database unreachable: requests fail fast until it answers again")
-            self._prober = threading.Thread(target=self._probe, name="db-prober", daemon=True)
-            self._prober.start()
+            threading.Thread(target=self._probe, name="db-prober", daemon=True).start()
 
     def _probe(self) -> None:
         dialect, cargs, cparams = self._connect_with
