@@ -13,6 +13,15 @@ STANDARD_LABELS = {
     "app.kubernetes.io/component",
     "helm.sh/chart",
 }
+# The hardening knobs (issue 14): the chart's defaults are the backend's own.
+HARDENING_KEYS = [
+    "TRUSTED_PROXIES",
+    "ALLOWED_ORIGINS",
+    "PASSWORD_HASH_CONCURRENCY",
+    "AUTH_RATE_PER_ADDRESS",
+    "AUTH_RATE_PER_ACCOUNT",
+    "ASSISTANT_TURNS_PER_HOUR",
+]
 BACKEND_CONFIG_KEYS = [
     "ENVIRONMENT",
     "LOG_LEVEL",
@@ -26,12 +35,7 @@ BACKEND_CONFIG_KEYS = [
     "COOKIE_SECURE",
     "WEB_CONCURRENCY",
     "API_DOCS_ENABLED",
-    "TRUSTED_PROXIES",
-    "ALLOWED_ORIGINS",
-    "PASSWORD_HASH_CONCURRENCY",
-    "AUTH_RATE_PER_ADDRESS",
-    "AUTH_RATE_PER_ACCOUNT",
-    "ASSISTANT_TURNS_PER_HOUR",
+    *HARDENING_KEYS,
 ]
 SECRET_KEYS = {"DATABASE_URL", "AUTH_SECRET", "OPENAI_API_KEY"}
 
@@ -205,14 +209,7 @@ def test_hardening_settings_default_to_the_apps_own_defaults(dev):
 
     data = dev.get("ConfigMap", "todo")["data"]
     fields = Settings.model_fields
-    for key in (
-        "TRUSTED_PROXIES",
-        "ALLOWED_ORIGINS",
-        "PASSWORD_HASH_CONCURRENCY",
-        "AUTH_RATE_PER_ADDRESS",
-        "AUTH_RATE_PER_ACCOUNT",
-        "ASSISTANT_TURNS_PER_HOUR",
-    ):
+    for key in HARDENING_KEYS:
         assert data[key] == str(fields[key.lower()].default), key
     # Every setting the backend declares reaches it from the ConfigMap or the Secret.
     declared = {name.upper() for name in fields}
