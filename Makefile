@@ -18,7 +18,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST := $(VENV_BIN)/pytest -p no:cacheprovider
 TIERS := lint unit backend frontend images chart cluster
 
-.PHONY: help preflight setup venv tools deploy-tools frontend-deps checkov cluster-tools deploy teardown status test test-fast services system-deps postgres \
+.PHONY: help preflight setup venv tools node deploy-tools frontend-deps checkov cluster-tools deploy teardown status test test-fast services system-deps postgres \
         cluster-up cluster-status cluster-down deploy-local \
         $(addprefix test-,$(TIERS)) test-lint-python test-lint-yaml \
         test-lint-ansible test-lint-helm test-lint-frontend lock bench clean
@@ -42,11 +42,15 @@ tools: venv ## pinned helm + kubectl into $(TODO_CACHE)/tools (theirs if version
 deploy-tools: venv
 	@$(VENV_BIN)/python scripts/tools.py install helm
 
-$(FRONTEND)/node_modules/.package-lock.json: $(FRONTEND)/package-lock.json
+# The frontend image's Node (LTS), not the host's: npm, next, vitest and the e2e stack run on it.
+node: venv ## pinned Node.js and npm into $(TODO_CACHE)/tools, linked into tools/bin (first on make's PATH)
+	@$(VENV_BIN)/python -m tools.node_runtime install
+
+$(FRONTEND)/node_modules/.package-lock.json: $(FRONTEND)/package-lock.json | node
 	cd $(FRONTEND) && npm ci --no-audit --no-fund
 	@touch $@
 
-frontend-deps: $(FRONTEND)/node_modules/.package-lock.json
+frontend-deps: node $(FRONTEND)/node_modules/.package-lock.json
 
 checkov: ## pinned checkov in its own venv under $(TODO_CACHE) (its deps clash with .venv)
 	@bash scripts/checkov.sh --install-only

@@ -187,7 +187,12 @@ def main() -> int:
             ("/?status=pending&q=task", cookie, b"Bench task 23", args.requests),
         ]
         load_before = os.getloadavg()[0]
-        print(f"frontend TTFB, concurrency {args.concurrency}, loopback (node server.js + todo-api, 1 worker each)")
+        node = st.node_runtime.bin_dir() / "node"
+        node_version = st.subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+        print(
+            f"frontend TTFB, concurrency {args.concurrency}, loopback"
+            f" (node {node_version} server.js + todo-api, 1 worker each)"
+        )
         for label, standalone in builds.items():
             print(f"  {label}: {standalone}")
         if args.compare:

@@ -21,6 +21,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools import node_runtime
+
 REPO = Path(__file__).resolve().parents[2]
 FRONTEND_DIR = REPO / "apps" / "frontend"
 STANDALONE = FRONTEND_DIR / ".next" / "standalone"
@@ -92,10 +94,11 @@ def start(name: str, argv: list[str], env: dict[str, str], cwd: Path = REPO) -> 
 
 
 def base_env(**extra: str) -> dict[str, str]:
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "TMPDIR")
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "TMPDIR", "TODO_CACHE")
     env = {k: v for k, v in os.environ.items() if k in keep}
     env.update(extra)
-    return env
+    # npm, next and server.js run on the Node the image ships, not on the host's node.
+    return node_runtime.with_node_on_path(env)
 
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -190,7 +193,8 @@ def ensure_frontend_built() -> None:
     if (STANDALONE / "server.js").exists() and BUILD_STAMP.exists() and BUILD_STAMP.read_text() == wanted:
         return
     if not (FRONTEND_DIR / "node_modules").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=FRONTEND_DIR, check=True, timeout=600)
+        npm_ci = [str(node_runtime.bin_dir() / "npm"), "ci", "--no-audit", "--no-fund"]
+        subprocess.run(npm_ci, cwd=FRONTEND_DIR, env=base_env(), check=True, timeout=600)
     LOGS.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
         ["nice", "npm", "run", "build"],
@@ -215,7 +219,7 @@ def start_frontend(name: str, api_base_url: str, standalone: Path = STANDALONE) 
         API_BASE_URL=api_base_url,
         NEXT_TELEMETRY_DISABLED="1",
     )
-    proc = start(name, ["node", str(standalone / "server.js")], env, cwd=standalone)
+    proc = start(name, [str(node_runtime.bin_dir() / "node"), str(standalone / "server.js")], env, cwd=standalone)
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/healthz", timeout=60, proc=proc.popen, log=proc.log)
     return proc, url

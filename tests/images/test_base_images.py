@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tools import node_runtime
 from tools.docker import apt_sources, containers, engine
 
 # Under another name: the fixture `base_images` (the tags) would shadow the module in tests.
@@ -111,8 +112,8 @@ def test_recipe_hash_follows_ca_bundle_mirror_and_parent() -> None:
 
 def test_node_base_is_a_supported_lts_and_every_use_names_it() -> None:
     """Node 20 reached end of life in April 2026; the base follows the LTS line (even major)."""
-    major = int(recipes.NODE_VERSION.split(".")[0])
-    assert major >= 24 and major % 2 == 0, f"Node {recipes.NODE_VERSION} is not a supported LTS"
+    major = int(node_runtime.NODE_VERSION.split(".")[0])
+    assert major >= 24 and major % 2 == 0, f"Node {node_runtime.NODE_VERSION} is not a supported LTS"
     assert recipes.NODE_TAG.endswith(f"/node:{major}-bookworm"), recipes.NODE_TAG
     assert f"ARG NODE_IMAGE=node:{major}-bookworm-slim" in (REPO / "apps/frontend/Dockerfile").read_text()
     assert f"NODE_IMAGE: {recipes.NODE_TAG}" in (REPO / "molecule/cluster/molecule.yml").read_text()
@@ -208,8 +209,8 @@ def test_pip_in_docker_build_then_runs_as_non_root(base_images: dict[str, str], 
 def test_node_image_runs_the_pinned_lts_node_and_npm_reaches_registry(base_images: dict[str, str]) -> None:
     out = run(base_images["node"], "sh", "-c", "node --version; npm --version; npm view is-number version")
     node_version, npm_version, is_number = out.split()
-    assert node_version == f"v{recipes.NODE_VERSION}"
-    assert npm_version == recipes.NPM_VERSION
+    assert node_version == f"v{node_runtime.NODE_VERSION}"
+    assert npm_version == node_runtime.NPM_VERSION
     assert re.fullmatch(r"\d+\.\d+\.\d+", is_number)
 
 

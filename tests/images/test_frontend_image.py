@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tools.docker import containers, engine
-from tools.docker.base_images import NODE_VERSION
+from tools.node_runtime import NODE_VERSION
 
 REPO = Path(__file__).resolve().parents[2]
 FRONTEND = REPO / "apps" / "frontend"

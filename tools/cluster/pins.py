@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tools.cache import cache_root
+
 # Kubernetes 1.32 to match kubectl and the schema validation used by the chart tests.
 # v1.32.13 is the newest 1.32 patch the Go module proxy serves (checked via @v/<ver>.info).
 KUBERNETES_VERSION = "v1.32.13"
@@ -39,10 +41,6 @@ def staging_version(kubernetes_version: str = KUBERNETES_VERSION) -> str:
     """k8s.io/kubernetes v1.X.Y publishes its staging modules (k8s.io/api, ...) as v0.X.Y."""
     major_minor_patch = kubernetes_version.lstrip("v").split(".")
     return "v0." + ".".join(major_minor_patch[1:])
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("TODO_CACHE") or Path.home() / ".cache" / "todo")
 
 
 def version_dir() -> Path:

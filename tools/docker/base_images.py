@@ -17,20 +17,18 @@ CLI (from the repo root):  python -m tools.docker base-images [--force]
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import json
-import platform
 import re
 import shutil
 import subprocess
-import tarfile
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from tools import node_runtime
 from tools.docker.apt_sources import SUITE, AptSource, debian_mirror, host_apt_sources, image_apt_sources, render_deb822
 from tools.docker.engine import (
     DockerError,
@@ -55,18 +53,6 @@ RECIPE_LABEL = "todo.base-image.recipe-sha256"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # same path inside the images
 
-
-# Official Node.js builds as the npm registry ships them (package node-linux-<arch>: bin/node and
-# include/), plus the npm release Node 24 bundles (24.22.0's changelog: "upgrade npm to 11.19.1").
-# Node 24 is the LTS line (Node 20 reached end of life in April 2026). Integrity pins (npm
-# dist.integrity, public checksums, not secrets) guard the downloads.
-NODE_VERSION = "24.22.3"
-NPM_VERSION = "11.19.1"
-NODE_DISTS = {
-    "x64": "sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==",  # pragma: allowlist secret  # noqa: E501
-    "arm64": "sha512-IZx0J52/1NDwAsY2iyWR9nlPIYuYviTWetjj8+ElvYQh2+XRhLfCfkbFEF/2O5vGI2hcUbyPNHV+nz342FbJXw==",  # pragma: allowlist secret  # noqa: E501
-}
-NPM_INTEGRITY = "sha512-ztsxKxt/kkIaAs+2i0GU6I+DRmUdrNasxTZKJe9TCdSjKxlhah/4r/hl5ygMD6XAg1qZ9c2TNomR4qgOydp10g=="  # pragma: allowlist secret  # noqa: E501
 
 # Environment baked into every base image so TLS through the proxy works for each client:
 # OpenSSL/Python ssl, requests (certifi otherwise), pip (its own certifi), curl, Node/npm.
@@ -119,7 +105,7 @@ RUN groupadd --gid 1000 node \\
  && useradd --uid 1000 --gid node --shell /bin/bash --create-home node \\
  && node --version && npm --version
 # No "new npm available" check (a registry call and log noise in every build).
-ENV NODE_VERSION={NODE_VERSION} NPM_CONFIG_UPDATE_NOTIFIER=false
+ENV NODE_VERSION={node_runtime.NODE_VERSION} NPM_CONFIG_UPDATE_NOTIFIER=false
 CMD ["node"]
 """
 
@@ -161,22 +147,20 @@ def debian_recipe(apt_sources: Sequence[AptSource], ca_bundle: bytes) -> dict[st
     }
 
 
-def _node_arch() -> str:
-    machine = platform.machine()
-    return {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
-
-
 def python_recipe(debian_hash: str) -> dict[str, object]:
     return {"revision": 1, "parent": debian_hash, "dockerfile": PYTHON_DOCKERFILE}
 
 
 def node_recipe(debian_hash: str) -> dict[str, object]:
-    arch = _node_arch()
+    arch = node_runtime.node_arch()
     return {
         "revision": 1,
         "parent": debian_hash,
         "dockerfile": NODE_DOCKERFILE,
-        "packages": [[f"node-linux-{arch}", NODE_VERSION, NODE_DISTS.get(arch)], ["npm", NPM_VERSION, NPM_INTEGRITY]],
+        "packages": [
+            [f"node-linux-{arch}", node_runtime.NODE_VERSION, node_runtime.NODE_DISTS.get(arch)],
+            ["npm", node_runtime.NPM_VERSION, node_runtime.NPM_INTEGRITY],
+        ],
     }
 
 
@@ -301,53 +285,18 @@ def _build_python(recipe: Mapping, digest: str, *, no_cache: bool) -> dict[str, 
         _remove_tree(work)
 
 
-def _npm_package(name: str, version: str, integrity: str | None) -> Path:
-    """The registry tarball of name@version, cached in $TODO_CACHE/downloads and verified."""
-    downloads = cache_dir() / "downloads"
-    downloads.mkdir(exist_ok=True)
-    path = downloads / f"{name}-{version}.tgz"
-
-    def verified() -> bool:
-        if not path.is_file():
-            return False
-        if integrity is None:
-            return True
-        algo, expected = integrity.split("-", 1)
-        digest = hashlib.new(algo, path.read_bytes()).digest()
-        return base64.b64encode(digest).decode() == expected
-
-    if not verified():
-        npm = shutil.which("npm")
-        if npm is None:
-            raise DockerError(f"npm is needed on the host to fetch {name}@{version}")
-        run([npm, "pack", f"{name}@{version}", "--pack-destination", str(downloads), "--silent"], timeout=600)
-        if not verified():
-            path.unlink(missing_ok=True)
-            raise DockerError(f"{name}@{version} from the npm registry does not match {integrity}")
-    return path
-
-
 def _build_node(recipe: Mapping, digest: str, *, no_cache: bool) -> dict[str, float]:
     phases: dict[str, float] = {}
     work = _work_dir("node-context-")
     try:
         start = time.monotonic()
-        (node_pkg, node_version, node_integrity), (npm_pkg, npm_version, npm_integrity) = recipe["packages"]
-        node_tgz = _npm_package(node_pkg, node_version, node_integrity)
-        npm_tgz = _npm_package(npm_pkg, npm_version, npm_integrity)
-        phases["download"] = time.monotonic() - start
-
-        start = time.monotonic()
-        local = work / "usr/local"
-        npm_dir = local / "lib/node_modules/npm"
-        npm_dir.mkdir(parents=True)
-        _extract_package(node_tgz, local, keep=("bin/", "include/", "share/"))
-        _extract_package(npm_tgz, npm_dir)
-        for tool in ("npm", "npx"):
-            (npm_dir / f"bin/{tool}-cli.js").chmod(0o755)
-            (local / "bin" / tool).symlink_to(f"../lib/node_modules/npm/bin/{tool}-cli.js")
+        try:
+            # The recipe lists the same pins (tools.node_runtime) so that a new Node changes its hash.
+            node_runtime.stage(work / "usr/local")
+        except node_runtime.NodeRuntimeError as exc:
+            raise DockerError(str(exc)) from exc
         (work / "Dockerfile").write_text(recipe["dockerfile"])
-        phases["stage"] = time.monotonic() - start
+        phases["download and stage"] = time.monotonic() - start
 
         start = time.monotonic()
         docker_build(work, None, NODE_TAG, labels={RECIPE_LABEL: digest}, no_cache=no_cache)
@@ -355,18 +304,6 @@ def _build_node(recipe: Mapping, digest: str, *, no_cache: bool) -> dict[str, fl
     finally:
         _remove_tree(work)
     return phases
-
-
-def _extract_package(tgz: Path, dest: Path, keep: Sequence[str] = ("",)) -> None:
-    """Unpack an npm tarball's package/ directory into dest (only paths starting with `keep`)."""
-    with tarfile.open(tgz) as archive:
-        members = []
-        for member in archive.getmembers():
-            relative = member.name.split("/", 1)[1] if "/" in member.name else ""
-            if relative and relative.startswith(tuple(keep)):
-                member.name = relative
-                members.append(member)
-        archive.extractall(dest, members=members, filter="data")
 
 
 _BUILDERS = {"debian": _build_debian, "python": _build_python, "node": _build_node}

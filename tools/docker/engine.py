@@ -20,13 +20,15 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from tools.cache import cache_root
+
 
 class DockerError(RuntimeError):
     """A docker, dockerd or image-build step failed; the message carries the useful output."""
 
 
 def cache_dir() -> Path:
-    path = Path(os.environ.get("TODO_CACHE") or Path.home() / ".cache" / "todo")
+    path = cache_root()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
