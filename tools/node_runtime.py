@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -68,10 +69,18 @@ def npm_package(name: str, version: str, integrity: str | None) -> Path:
         return base64.b64encode(digest).decode() == expected
 
     if not verified():
-        # `npm pack` honours the user's registry, proxy and CA settings; any npm will do.
-        npm = shutil.which("npm")
-        if npm is None:
-            raise NodeRuntimeError(f"npm is needed on the host to fetch {name}@{version} from the npm registry")
+        _fetch(name, version, downloads)
+        if not verified():
+            path.unlink(missing_ok=True)
+            raise NodeRuntimeError(f"{name}@{version} from the npm registry does not match {integrity}")
+    return path
+
+
+def _fetch(name: str, version: str, downloads: Path) -> None:
+    """`npm pack` when there is an npm (it honours the user's registry, proxy and CA settings),
+    else straight from the registry: a machine without any Node can still get ours."""
+    npm = shutil.which("npm")
+    if npm is not None:
         fetched = subprocess.run(
             [npm, "pack", f"{name}@{version}", "--pack-destination", str(downloads), "--silent"],
             capture_output=True,
@@ -80,10 +89,16 @@ def npm_package(name: str, version: str, integrity: str | None) -> Path:
         )
         if fetched.returncode != 0:
             raise NodeRuntimeError(f"npm pack {name}@{version} failed:\n{fetched.stderr.strip()[-2000:]}")
-        if not verified():
-            path.unlink(missing_ok=True)
-            raise NodeRuntimeError(f"{name}@{version} from the npm registry does not match {integrity}")
-    return path
+        return
+    registry = os.environ.get("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org/").rstrip("/")
+    url = f"{registry}/{name}/-/{name}-{version}.tgz"
+    if not url.startswith(("https://", "http://")):
+        raise NodeRuntimeError(f"NPM_CONFIG_REGISTRY must be an http(s) URL, not {registry!r}")
+    try:
+        with urllib.request.urlopen(url, timeout=600) as response:  # noqa: S310 (scheme checked above)
+            (downloads / f"{name}-{version}.tgz").write_bytes(response.read())
+    except OSError as exc:
+        raise NodeRuntimeError(f"cannot download {url}: {exc} (set NPM_CONFIG_REGISTRY for a mirror)") from exc
 
 
 def extract_package(tgz: Path, dest: Path, keep: Sequence[str] = ("",)) -> None:

@@ -81,6 +81,17 @@ def test_a_tarball_that_does_not_match_its_pin_is_refused_and_deleted(private_ca
     assert not (private_cache / "downloads" / "is-number-7.0.0.tgz").exists()
 
 
+def test_a_machine_without_npm_downloads_straight_from_the_registry(
+    private_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")  # no npm, no node
+    is_number = "sha512-41Cifkg6e8TylSpdtTpeLVMqvSBEVzTttHvERD741+pnZ8ANv0004MRL43QKPDlK9cGvNp6NZWZUBlbGXYxxng=="  # pragma: allowlist secret  # noqa: E501
+    tgz = node_runtime.npm_package("is-number", "7.0.0", is_number)
+    assert tgz == private_cache / "downloads" / "is-number-7.0.0.tgz"
+    node_runtime.extract_package(tgz, private_cache / "x", keep=("package.json",))
+    assert json.loads((private_cache / "x" / "package.json").read_text())["version"] == "7.0.0"
+
+
 def test_with_node_on_path_puts_the_pinned_node_first(private_cache: Path) -> None:
     env = node_runtime.with_node_on_path({"PATH": "/usr/bin:/bin"})
     assert env["PATH"].split(os.pathsep)[0] == str(node_runtime.home() / "bin")
