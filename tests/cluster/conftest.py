@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,8 @@ from tools.cluster import pins
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+ANSIBLE_PLAYBOOK = REPO / ".venv" / "bin" / "ansible-playbook"
+SECRET_ENV_NAMES = ("DATABASE_URL", "AUTH_SECRET", "OPENAI_API_KEY")
 
 
 @dataclass
@@ -80,6 +82,31 @@ def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClu
     cluster = start_cluster(run_dir, port_base=int(os.environ.get("TODO_TEST_CLUSTER_PORT_BASE", "16543")))
     yield cluster
     cluster.cli("down", check=False)
+
+
+def playbook_env(cluster: LocalCluster, *, path: str | None = None, first_on_path: Sequence[Path] = (), **extra: str):
+    """What `make deploy` gives ansible-playbook, aimed at this cluster: the repo's ansible.cfg,
+    plain output, the pinned helm and the venv first on PATH (or exactly `path`), and no secret
+    from the developer's shell: each test passes the ones it means in `extra`."""
+    env = {k: v for k, v in cluster.env.items() if k not in SECRET_ENV_NAMES}
+    if path is None:
+        path = os.pathsep.join(
+            [*map(str, first_on_path), str(Path(tool("helm")).parent), str(ANSIBLE_PLAYBOOK.parent), env["PATH"]]
+        )
+    env.update(ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", PATH=path)
+    env.update(extra)
+    return env
+
+
+def playbook_argv(playbook: str | Path, *args: str, inventory: Path | None = None) -> list[str]:
+    return [str(ANSIBLE_PLAYBOOK), *(["-i", str(inventory)] if inventory else []), str(playbook), *args]
+
+
+def run_playbook(
+    env: dict[str, str], playbook: str | Path, *args: str, inventory: Path | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess:
+    argv = playbook_argv(playbook, *args, inventory=inventory)
+    return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def write_kwok_inventory(path: Path, kubeconfig: Path, namespace: str, release: str, image_tag: str) -> None:

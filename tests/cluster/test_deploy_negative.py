@@ -6,14 +6,13 @@ Run on its own: `pytest tests/cluster/test_deploy_negative.py`.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO, LocalCluster, tool, write_kwok_inventory
+from conftest import LocalCluster, playbook_env, run_playbook, write_kwok_inventory
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
@@ -30,24 +29,8 @@ def write_inventory(path: Path, kubeconfig: Path) -> None:
 
 
 def run_deploy(cluster: LocalCluster, inventory: Path, database_url: str) -> subprocess.CompletedProcess:
-    env = dict(cluster.env)
-    env.update(
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-        DATABASE_URL=database_url,
-        PATH=f"{Path(tool('helm')).parent}{os.pathsep}{REPO / '.venv' / 'bin'}{os.pathsep}{env['PATH']}",
-    )
-    env.pop("AUTH_SECRET", None)
-    env.pop("OPENAI_API_KEY", None)
-    return subprocess.run(
-        [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(inventory), "playbooks/deploy-dev.yml"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    env = playbook_env(cluster, DATABASE_URL=database_url)
+    return run_playbook(env, "playbooks/deploy-dev.yml", inventory=inventory, timeout=600)
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,10 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO, LocalCluster, tool, write_kwok_inventory
+from conftest import REPO, LocalCluster, playbook_env, run_playbook, write_kwok_inventory
 from kubernetes import client, config
 
 # The module fixture starts a cluster; on a machine without cached binaries that first
@@ -49,25 +48,8 @@ class Deployer:
         self.core = client.CoreV1Api(api)
 
     def play(self, playbook: str, path: str | None = None, **secret_env: str) -> tuple[int, str, dict[str, int]]:
-        env = dict(self.cluster.env)
-        for name in ("AUTH_SECRET", "OPENAI_API_KEY"):
-            env.pop(name, None)
-        env.update(
-            ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-            ANSIBLE_NOCOLOR="1",
-            ANSIBLE_FORCE_COLOR="0",
-            DATABASE_URL=self.database_url,
-            PATH=path or f"{Path(tool('helm')).parent}{os.pathsep}{REPO / '.venv' / 'bin'}{os.pathsep}{env['PATH']}",
-            **secret_env,
-        )
-        result = subprocess.run(
-            [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(self.inventory), playbook],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
+        env = playbook_env(self.cluster, path=path, DATABASE_URL=self.database_url, **secret_env)
+        result = run_playbook(env, playbook, inventory=self.inventory)
         output = result.stdout + result.stderr
         match = RECAP.search(result.stdout)
         counts = map(int, match.groups()) if match else ()

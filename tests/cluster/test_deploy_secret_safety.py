@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO, LocalCluster, tool
+from conftest import REPO, LocalCluster, playbook_env, run_playbook
 from test_deploy_release_name import NAMESPACE, RELEASE, Deployer, write_inventory
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
@@ -132,30 +130,19 @@ def test_the_database_switch_is_explicit_and_loud(world: World, tmp_path: Path) 
     Only the secrets role runs (kwok has no storage for the in-cluster PostgreSQL's volume)."""
     first = live_secret_name(world.deploy)
     result_file = tmp_path / "resolved.json"
-    env = {
-        k: v for k, v in world.deploy.cluster.env.items() if k not in ("DATABASE_URL", "AUTH_SECRET", "OPENAI_API_KEY")
-    }
-    env.update(ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    env["PATH"] = f"{Path(tool('helm')).parent}{os.pathsep}{REPO / '.venv' / 'bin'}{os.pathsep}{env['PATH']}"
-    run = subprocess.run(
-        [
-            str(REPO / ".venv" / "bin" / "ansible-playbook"),
-            str(REPO / "tests" / "unit" / "playbooks" / "secrets_resolution.yml"),
-            "-e",
-            json.dumps(
-                {
-                    "secrets_manage_cluster": True,
-                    "secrets_namespace": NAMESPACE,
-                    "secrets_release_name": RELEASE,
-                    "secrets_database": "in-cluster",  # pragma: allowlist secret (a switch)
-                    "test_result_file": str(result_file),
-                }
-            ),
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
+    run = run_playbook(
+        playbook_env(world.deploy.cluster),
+        REPO / "tests" / "unit" / "playbooks" / "secrets_resolution.yml",
+        "-e",
+        json.dumps(
+            {
+                "secrets_manage_cluster": True,
+                "secrets_namespace": NAMESPACE,
+                "secrets_release_name": RELEASE,
+                "secrets_database": "in-cluster",  # pragma: allowlist secret (a switch)
+                "test_result_file": str(result_file),
+            }
+        ),
         timeout=600,
     )
     output = run.stdout + run.stderr

@@ -32,7 +32,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, LocalCluster, start_cluster, tool, write_kwok_inventory
+from conftest import (
+    REPO,
+    LocalCluster,
+    playbook_argv,
+    playbook_env,
+    run_playbook,
+    start_cluster,
+    tool,
+    write_kwok_inventory,
+)
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
@@ -67,30 +76,16 @@ class World:
         write_kwok_inventory(self.inventory, cluster.kubeconfig, NAMESPACE, RELEASE, "recovery-test")
 
     def env(self) -> dict[str, str]:
-        env = dict(self.cluster.env)
-        for name in ("AUTH_SECRET", "OPENAI_API_KEY"):
-            env.pop(name, None)
-        env.update(
-            ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-            ANSIBLE_NOCOLOR="1",
-            ANSIBLE_FORCE_COLOR="0",
+        return playbook_env(
+            self.cluster,
+            first_on_path=[STUB_DIR],
             DATABASE_URL=self.database_url,
             STUB_MINIKUBE_STATE=str(self.stub_state),
-            PATH=os.pathsep.join(
-                [str(STUB_DIR), str(Path(tool("helm")).parent), str(REPO / ".venv" / "bin"), env["PATH"]]
-            ),
         )
-        return env
 
     def play(self, playbook: str | Path, *args: str, timeout: float = 900, **extra_env: str) -> tuple[int, str]:
-        result = subprocess.run(
-            [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(self.inventory), str(playbook), *args],
-            cwd=REPO,
-            env={**self.env(), **extra_env},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        env = {**self.env(), **extra_env}
+        result = run_playbook(env, playbook, *args, inventory=self.inventory, timeout=timeout)
         # The default callback wraps long messages: compare with single spaces.
         return result.returncode, " ".join((result.stdout + result.stderr).split())
 
@@ -99,7 +94,7 @@ class World:
         env = self.env()
         env["PYTHONUNBUFFERED"] = "1"
         process = subprocess.Popen(
-            [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(self.inventory), str(playbook), *args],
+            playbook_argv(playbook, *args, inventory=self.inventory),
             cwd=REPO,
             env=env,
             stdout=subprocess.PIPE,
