@@ -132,18 +132,18 @@ def backend_env(db: Database, auth_secret: str, **extra: str) -> dict[str, str]:
     return base_env(**values)
 
 
-def migrate(db: Database, auth_secret: str) -> None:
+def run_logged(argv: list[str], log_name: str, *, timeout: float, **kwargs) -> None:
+    """Run a build step to completion; its output goes to the e2e logs and, on failure, into the error."""
     LOGS.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        [todo_api(), "migrate", "--wait", "20"],
-        env=backend_env(db, auth_secret),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    (LOGS / "migrate.log").write_text(result.stdout + result.stderr)
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kwargs)
+    (LOGS / log_name).write_text(result.stdout + result.stderr)
     if result.returncode != 0:
-        raise RuntimeError(f"todo-api migrate failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+        tail = f"{result.stdout[-4000:]}{result.stderr[-4000:]}"
+        raise RuntimeError(f"{' '.join(argv)} failed ({result.returncode}):\n{tail}")
+
+
+def migrate(db: Database, auth_secret: str) -> None:
+    run_logged([todo_api(), "migrate", "--wait", "20"], "migrate.log", env=backend_env(db, auth_secret), timeout=120)
 
 
 def start_backend(name: str, db: Database, auth_secret: str, **extra: str) -> tuple[Proc, str]:
@@ -195,18 +195,8 @@ def ensure_frontend_built() -> None:
     if not (FRONTEND_DIR / "node_modules").exists():
         npm_ci = [str(node_runtime.bin_dir() / "npm"), "ci", "--no-audit", "--no-fund"]
         subprocess.run(npm_ci, cwd=FRONTEND_DIR, env=base_env(), check=True, timeout=600)
-    LOGS.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        ["nice", "npm", "run", "build"],
-        cwd=FRONTEND_DIR,
-        env=base_env(NEXT_TELEMETRY_DISABLED="1"),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    (LOGS / "next-build.log").write_text(result.stdout + result.stderr)
-    if result.returncode != 0:
-        raise RuntimeError(f"next build failed:\n{result.stdout[-4000:]}{result.stderr[-4000:]}")
+    build = ["nice", "npm", "run", "build"]
+    run_logged(build, "next-build.log", cwd=FRONTEND_DIR, env=base_env(NEXT_TELEMETRY_DISABLED="1"), timeout=900)
     BUILD_STAMP.write_text(wanted)
 
 
