@@ -4,7 +4,10 @@ at concurrency 8 on loopback. Prints numbers; passes or fails nothing.
 Runs the real stack from tests/e2e/stack.py: a throwaway PostgreSQL database, the backend
 (`todo-api serve`, WEB_CONCURRENCY=1) and the built standalone frontend (`node server.js`),
 all on 127.0.0.1. One user with 25 tasks; every page request carries that user's cookie,
-so each one costs the frontend a render plus its calls to the backend.
+so each one costs the frontend a render plus its calls to the backend. The task page is
+measured as a plain client asks for it (the targets) and, in the last row, gzipped, as a
+browser asks for it: Next compresses each page, which costs Node CPU per render too.
+The frontend runs on the pinned Node the image ships (tools/node_runtime.py).
 
     .venv/bin/python bench/frontend_ttfb.py [--requests 400] [--concurrency 8] [--standalone DIR]
         [--compare DIR [--rounds 4]]
@@ -26,6 +29,7 @@ import statistics
 import sys
 import threading
 import time
+import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: tools.* from the repo root
@@ -78,9 +82,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
-def measure(port: int, path: str, cookie: str, requests: int, concurrency: int, expect: bytes) -> dict:
+def measure(
+    port: int, path: str, cookie: str, requests: int, concurrency: int, expect: bytes, gzip: bool = False
+) -> dict:
     """`requests` GETs spread over `concurrency` keep-alive connections; TTFB = request sent to
-    status line and headers received. Returns the raw timings (seconds) for `summarize`."""
+    status line and headers received. Returns the raw timings (seconds) for `summarize`.
+    gzip: ask for a compressed page as browsers do (Next compresses it: CPU per render goes up)."""
     ttfb: list[float] = []
     full: list[float] = []
     errors: list[str] = []
@@ -88,6 +95,8 @@ def measure(port: int, path: str, cookie: str, requests: int, concurrency: int, 
     remaining = iter(range(requests))
     deadline = time.monotonic() + TIME_LIMIT_SECONDS
     headers = {"Cookie": cookie} if cookie else {}
+    if gzip:
+        headers["Accept-Encoding"] = "gzip"
 
     def worker() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -102,6 +111,8 @@ def measure(port: int, path: str, cookie: str, requests: int, concurrency: int, 
                 first = time.perf_counter() - start
                 body = response.read()
                 whole = time.perf_counter() - start
+                if response.getheader("Content-Encoding") == "gzip":
+                    body = zlib.decompress(body, wbits=31)
             except (OSError, http.client.HTTPException) as exc:
                 with lock:
                     errors.append(type(exc).__name__)
@@ -180,11 +191,13 @@ def main() -> int:
         cookie = seed(int(backend_url.rsplit(":", 1)[1]))
 
         cases = [
-            ("/healthz", "", b'"ok"', args.requests * 5),
+            ("/healthz", "", b'"ok"', args.requests * 5, False),
             # One list call per render for both; the filtered page's counts and the user's name
             # are fetched by the browser afterwards (not part of this measurement).
-            ("/", cookie, b"Bench task 24", args.requests),
-            ("/?status=pending&q=task", cookie, b"Bench task 23", args.requests),
+            ("/", cookie, b"Bench task 24", args.requests, False),
+            ("/?status=pending&q=task", cookie, b"Bench task 23", args.requests, False),
+            # What a browser gets: the same page, gzipped by Next (~34 KB -> ~4 KB).
+            ("/", cookie, b"Bench task 24", args.requests, True),
         ]
         load_before = os.getloadavg()[0]
         node = st.node_runtime.bin_dir() / "node"
@@ -203,24 +216,24 @@ def main() -> int:
             f" {'full p95':>8} {'req/s':>7} {'cpu ms/req node':>16} {'backend':>8}"
         )
         results = []
-        for path, cookie_for, expect, n in cases:
+        for path, cookie_for, expect, n, gzip in cases:
             runs: dict[str, list[dict]] = {label: [] for label in frontends}
             cpu = {label: [0.0, 0.0] for label in frontends}
             for _, port in frontends.values():
-                measure(port, path, cookie_for, 40, args.concurrency, expect)  # warm-up
+                measure(port, path, cookie_for, 40, args.concurrency, expect, gzip)  # warm-up
             for _ in range(rounds):
                 for label, (pid, port) in frontends.items():
                     pids = (pid, backend.popen.pid)
                     before = [cpu_seconds(p) for p in pids]
-                    runs[label].append(measure(port, path, cookie_for, n // rounds, args.concurrency, expect))
+                    runs[label].append(measure(port, path, cookie_for, n // rounds, args.concurrency, expect, gzip))
                     after = [cpu_seconds(p) for p in pids]
                     cpu[label] = [c + a - b for c, a, b in zip(cpu[label], after, before, strict=True)]
             for label in frontends:
-                r = {"build": label, **summarize(path, runs[label])}
+                r = {"build": label, **summarize(path + (" (gzip)" if gzip else ""), runs[label])}
                 r["node_cpu_ms_per_req"], r["backend_cpu_ms_per_req"] = (1000 * c / max(r["ok"], 1) for c in cpu[label])
                 results.append(r)
                 print(
-                    f"{label:8} {path:28} {r['ok']:>5} {r['errors']:>4} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} "
+                    f"{label:8} {r['path']:28} {r['ok']:>5} {r['errors']:>4} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} "
                     f"{r['p99_ms']:>8.1f} {r['max_ms']:>8.1f} {r['full_p95_ms']:>8.1f} {r['req_per_s']:>7.1f}"
                     f" {r['node_cpu_ms_per_req']:>16.1f} {r['backend_cpu_ms_per_req']:>8.1f}"
                 )
