@@ -335,6 +335,13 @@ def test_dev_resources_are_smaller_than_defaults():
         assert int(dev_mem.rstrip("Mi")) < int(default_mem.rstrip("Mi")), component
 
 
+def test_the_frontend_may_use_a_whole_cpu_in_every_values_file(dev):
+    """Issue 15: one Node thread renders pages; a limit under one CPU throttles it in bursts."""
+    for name, rendered in (("values.yaml", render(values_files=())), ("values-dev.yaml", dev)):
+        (spec,) = [s for w, s in rendered.pod_specs() if w["metadata"]["name"] == "todo-frontend"]
+        assert spec["containers"][0]["resources"]["limits"]["cpu"] in ("1", 1), name
+
+
 def test_dev_values_set_dev_environment_and_local_image_policy():
     dev_values = load_values("values-dev.yaml")
     assert dev_values["config"]["environment"] == "dev"
