@@ -50,7 +50,7 @@ $(FRONTEND)/node_modules/.package-lock.json: $(FRONTEND)/package-lock.json | nod
 	cd $(FRONTEND) && npm ci --no-audit --no-fund
 	@touch $@
 
-frontend-deps: node $(FRONTEND)/node_modules/.package-lock.json
+frontend-deps: $(FRONTEND)/node_modules/.package-lock.json
 
 checkov: ## pinned checkov in its own venv under $(TODO_CACHE) (its deps clash with .venv)
 	@bash scripts/checkov.sh --install-only

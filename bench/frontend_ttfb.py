@@ -26,6 +26,7 @@ import json
 import os
 import secrets
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -37,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
 
 import stack as st
 
+from tools import node_runtime
 from tools.stats import percentile
 
 TIME_LIMIT_SECONDS = 120  # per measured phase: the loop stops by itself
@@ -200,8 +202,8 @@ def main() -> int:
             ("/", cookie, b"Bench task 24", args.requests, True),
         ]
         load_before = os.getloadavg()[0]
-        node = st.node_runtime.bin_dir() / "node"
-        node_version = st.subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+        node = node_runtime.bin_dir() / "node"
+        node_version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
         print(
             f"frontend TTFB, concurrency {args.concurrency}, loopback"
             f" (node {node_version} server.js + todo-api, 1 worker each)"

@@ -53,6 +53,13 @@ def node_arch(machine: str | None = None) -> str:
     return {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
 
 
+def pinned_packages(arch: str | None = None) -> list[list]:
+    """[name, version, integrity] of the registry tarballs that make up the runtime (the base
+    image's recipe lists them too, so that a new pin changes its hash)."""
+    arch = arch or node_arch()
+    return [[f"node-linux-{arch}", NODE_VERSION, NODE_DISTS.get(arch)], ["npm", NPM_VERSION, NPM_INTEGRITY]]
+
+
 def npm_package(name: str, version: str, integrity: str | None) -> Path:
     """The registry tarball of name@version, cached in $TODO_CACHE/downloads and verified."""
     downloads = cache_root() / "downloads"
@@ -119,8 +126,7 @@ def stage(prefix: Path) -> None:
     arch = node_arch()
     if arch not in NODE_DISTS:
         raise NodeRuntimeError(f"no pinned Node.js build for the {arch} CPU (pinned: {', '.join(NODE_DISTS)})")
-    node_tgz = npm_package(f"node-linux-{arch}", NODE_VERSION, NODE_DISTS[arch])
-    npm_tgz = npm_package("npm", NPM_VERSION, NPM_INTEGRITY)
+    node_tgz, npm_tgz = (npm_package(*package) for package in pinned_packages(arch))
     npm_dir = prefix / "lib/node_modules/npm"
     npm_dir.mkdir(parents=True)
     extract_package(node_tgz, prefix, keep=("bin/", "include/", "share/"))

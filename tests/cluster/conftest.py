@@ -84,7 +84,9 @@ def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClu
     cluster.cli("down", check=False)
 
 
-def playbook_env(cluster: LocalCluster, *, path: str | None = None, first_on_path: Sequence[Path] = (), **extra: str):
+def playbook_env(
+    cluster: LocalCluster, *, path: str | None = None, first_on_path: Sequence[Path] = (), **extra: str
+) -> dict[str, str]:
     """What `make deploy` gives ansible-playbook, aimed at this cluster: the repo's ansible.cfg,
     plain output, the pinned helm and the venv first on PATH (or exactly `path`), and no secret
     from the developer's shell: each test passes the ones it means in `extra`."""

@@ -97,7 +97,8 @@ def base_env(**extra: str) -> dict[str, str]:
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "TMPDIR", "TODO_CACHE")
     env = {k: v for k, v in os.environ.items() if k in keep}
     env.update(extra)
-    # npm, next and server.js run on the Node the image ships, not on the host's node.
+    # npm, next and server.js run on the Node the image ships, not on the host's node: a child
+    # started with this env finds its executable on this PATH (subprocess searches env's PATH).
     return node_runtime.with_node_on_path(env)
 
 
@@ -193,7 +194,7 @@ def ensure_frontend_built() -> None:
     if (STANDALONE / "server.js").exists() and BUILD_STAMP.exists() and BUILD_STAMP.read_text() == wanted:
         return
     if not (FRONTEND_DIR / "node_modules").exists():
-        npm_ci = [str(node_runtime.bin_dir() / "npm"), "ci", "--no-audit", "--no-fund"]
+        npm_ci = ["npm", "ci", "--no-audit", "--no-fund"]
         subprocess.run(npm_ci, cwd=FRONTEND_DIR, env=base_env(), check=True, timeout=600)
     build = ["nice", "npm", "run", "build"]
     run_logged(build, "next-build.log", cwd=FRONTEND_DIR, env=base_env(NEXT_TELEMETRY_DISABLED="1"), timeout=900)
@@ -209,7 +210,7 @@ def start_frontend(name: str, api_base_url: str, standalone: Path = STANDALONE) 
         API_BASE_URL=api_base_url,
         NEXT_TELEMETRY_DISABLED="1",
     )
-    proc = start(name, [str(node_runtime.bin_dir() / "node"), str(standalone / "server.js")], env, cwd=standalone)
+    proc = start(name, ["node", str(standalone / "server.js")], env, cwd=standalone)
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/healthz", timeout=60, proc=proc.popen, log=proc.log)
     return proc, url

@@ -23,11 +23,7 @@ from tools import node_runtime
 def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty $TODO_CACHE that reuses the shared cache's verified tarballs (no second download
     of ~30 MB), so installing and linking start from nothing."""
-    arch = node_runtime.node_arch()
-    pinned = [
-        node_runtime.npm_package(f"node-linux-{arch}", node_runtime.NODE_VERSION, node_runtime.NODE_DISTS[arch]),
-        node_runtime.npm_package("npm", node_runtime.NPM_VERSION, node_runtime.NPM_INTEGRITY),
-    ]
+    pinned = [node_runtime.npm_package(*package) for package in node_runtime.pinned_packages()]
     root = tmp_path / "cache"
     (root / "downloads").mkdir(parents=True)
     for tgz in pinned:

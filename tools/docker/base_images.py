@@ -152,15 +152,12 @@ def python_recipe(debian_hash: str) -> dict[str, object]:
 
 
 def node_recipe(debian_hash: str) -> dict[str, object]:
-    arch = node_runtime.node_arch()
+    # The same pins node_runtime.stage() installs: a new Node or npm changes the hash.
     return {
         "revision": 1,
         "parent": debian_hash,
         "dockerfile": NODE_DOCKERFILE,
-        "packages": [
-            [f"node-linux-{arch}", node_runtime.NODE_VERSION, node_runtime.NODE_DISTS.get(arch)],
-            ["npm", node_runtime.NPM_VERSION, node_runtime.NPM_INTEGRITY],
-        ],
+        "packages": node_runtime.pinned_packages(),
     }
 
 
@@ -291,7 +288,6 @@ def _build_node(recipe: Mapping, digest: str, *, no_cache: bool) -> dict[str, fl
     try:
         start = time.monotonic()
         try:
-            # The recipe lists the same pins (tools.node_runtime) so that a new Node changes its hash.
             node_runtime.stage(work / "usr/local")
         except node_runtime.NodeRuntimeError as exc:
             raise DockerError(str(exc)) from exc
