@@ -18,7 +18,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST := $(VENV_BIN)/pytest -p no:cacheprovider
 TIERS := lint unit backend frontend images chart cluster
 
-.PHONY: help preflight setup venv tools node deploy-tools frontend-deps checkov cluster-tools deploy teardown status test test-fast services system-deps postgres \
+.PHONY: help preflight setup venv tools node deploy-tools frontend-deps checkov cluster-tools minikube minikube-offline deploy teardown status test test-fast services system-deps postgres \
         cluster-up cluster-status cluster-down deploy-local \
         $(addprefix test-,$(TIERS)) test-lint-python test-lint-yaml \
         test-lint-ansible test-lint-helm test-lint-frontend lock bench clean
@@ -58,7 +58,14 @@ checkov: ## pinned checkov in its own venv under $(TODO_CACHE) (its deps clash w
 cluster-tools: venv ## compile the local test cluster's binaries from pinned Go modules (cached)
 	$(VENV_BIN)/python -m tools.cluster build
 
-setup: venv tools frontend-deps checkov cluster-tools ## install everything into .venv, node_modules and the tool cache; run nothing
+minikube: venv ## a real minikube (pinned, compiled from its Go module; needs Go) into $(TODO_CACHE)/tools/bin, unless you have one
+	@$(VENV_BIN)/python -m tools.minikube install
+
+minikube-offline: venv ## what `minikube start` downloads, made here for a machine without container registries (Go, Docker; root)
+	$(VENV_BIN)/python -m tools.docker ensure-daemon
+	$(VENV_BIN)/python -m tools.minikube offline
+
+setup: venv tools frontend-deps checkov cluster-tools minikube ## install everything into .venv, node_modules and the tool cache; run nothing
 
 lock: ## regenerate requirements/dev.txt from requirements/dev.in (pins)
 	$(VENV_BIN)/uv pip compile --quiet --python-version 3.11 requirements/dev.in -o requirements/dev.txt

@@ -16,11 +16,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tools.cluster.pins import KUBERNETES_VERSION
+
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "chart" / "todo"
 # Image tag used in renders; a placeholder, not a secret.
 TAG = "0.0.0-test"
-KUBE_VERSION = "1.32.0"
+# The Kubernetes every cluster of the tests runs (helm --kube-version, the schemas).
+KUBE_VERSION = KUBERNETES_VERSION.lstrip("v")
 EXISTING_SECRET = "todo-secrets"  # pragma: allowlist secret (a Secret name, the Ansible contract)
 CACHE = Path(os.environ.get("TODO_CACHE", Path.home() / ".cache" / "todo"))
 

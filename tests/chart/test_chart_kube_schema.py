@@ -1,4 +1,5 @@
-"""Every rendered document is valid against the Kubernetes 1.32 OpenAPI schemas (offline, strict)."""
+"""Every rendered document is valid against the OpenAPI schemas of the Kubernetes the clusters run
+(tools/cluster/pins.py; offline, strict)."""
 
 import secrets
 
@@ -28,7 +29,7 @@ def documents() -> list:
 
 
 @pytest.mark.parametrize("doc", documents())
-def test_document_is_valid_kubernetes_1_32(doc):
+def test_document_is_valid_for_the_pinned_kubernetes(doc):
     kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
 
 

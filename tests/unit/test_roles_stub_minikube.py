@@ -244,7 +244,7 @@ def test_a_profile_on_a_newer_kubernetes_fails_with_what_to_do_with_stub_minikub
     run, _ = stage.play("t1", minikube_profile="newer")
     assert run.returncode != 0
     result = run.task_result("minikube : Fail when Minikube did not start")
-    assert "was created with a newer Kubernetes than the v1.32.13 this project tests" in result["msg"]
+    assert "was created with a newer Kubernetes than the v1.35.1 this project tests" in result["msg"]
     assert "`minikube delete -p newer`" in result["msg"] and 'minikube_kubernetes_version=""' in result["msg"]
     assert stage.stub_state()["profiles"]["newer"]["running"] is False
 

@@ -7,8 +7,9 @@ replaces every staging module with its published v0.X.Y, then `go build` the com
 etcd's server module is built the same way (its ../ replaces are ignored when it is a
 dependency, so the wrapper only has to require it). kwok is `go install`able as is.
 
-Module downloads (GOMODCACHE), the Go build cache (GOCACHE), the wrapper modules and
-the binaries all live under pins.version_dir(); the repo never sees any of it.
+Module downloads (GOMODCACHE) and the Go build cache (GOCACHE) are shared by every Go build of
+the harness (pins.go_dir()); the wrapper modules and the binaries live under pins.version_dir();
+the repo never sees any of it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from tools.cluster import pins
 
-KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy")
+KUBE_COMMANDS = pins.KUBE_COMMANDS
 
 
 class BuildError(RuntimeError):
@@ -35,11 +36,10 @@ def log(message: str) -> None:
 
 
 def go_env() -> dict[str, str]:
-    root = pins.version_dir()
     env = dict(os.environ)
     env.update(
-        GOMODCACHE=str(root / "gomodcache"),
-        GOCACHE=str(root / "gocache"),
+        GOMODCACHE=str(pins.go_dir() / "mod"),
+        GOCACHE=str(pins.go_dir() / "build"),
         # Never fetch another toolchain: the local go must be new enough (checked below).
         GOTOOLCHAIN="local",
         GOFLAGS="-mod=mod -buildvcs=false",
@@ -190,6 +190,7 @@ def build_in_wrapper(
     output: Path,
     ldflags: str,
     replaces: list[str] | None = None,
+    build_flags: list[str] | None = None,
 ) -> None:
     """`go build` a package of a module that cannot be `go install`ed as it is, through a
     wrapper module that requires it (and repeats the `replace` lines a dependency loses)."""
@@ -200,7 +201,9 @@ def build_in_wrapper(
         replaces or [],
     )  # fmt: skip
     output.parent.mkdir(parents=True, exist_ok=True)
-    run_go([go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(output), package], wrapper, env)
+    run_go(
+        [go, "build", "-trimpath", *(build_flags or []), "-ldflags", ldflags, "-o", str(output), package], wrapper, env
+    )
 
 
 def build_etcd(go: str, env: dict[str, str]) -> None:
@@ -228,12 +231,6 @@ def build_kwok(go: str, env: dict[str, str]) -> None:
         install_env,
     )
     mark_built("kwok")
-
-
-def addon_env() -> dict[str, str]:
-    env = go_env()
-    env.update(GOMODCACHE=str(pins.addon_go_dir() / "mod"), GOCACHE=str(pins.addon_go_dir() / "build"))
-    return env
 
 
 def build_coredns(go: str, env: dict[str, str]) -> None:
@@ -271,7 +268,7 @@ def build_addons(force: bool = False) -> Path:
     if not missing:
         return pins.addon_bin_dir()
     go = require_go()
-    env = addon_env()
+    env = go_env()
     started = time.monotonic()
     if "coredns" in missing:
         build_coredns(go, env)

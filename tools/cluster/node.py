@@ -331,9 +331,7 @@ def shim_pids(run_dir: Path) -> list[int]:
     """containerd-shim-runc-v2 processes of our instance: they outlive containerd itself."""
     socket = str(containerd_paths(run_dir)["socket"]).encode()
     return [
-        pid
-        for pid, argv in process_argvs()
-        if argv and argv[0].endswith(b"containerd-shim-runc-v2") and socket in argv
+        pid for pid, argv in process_argvs() if argv and argv[0].endswith(b"containerd-shim-runc-v2") and socket in argv
     ]
 
 
@@ -381,7 +379,7 @@ def kubelet_config(run_dir: Path, network: NodeNetwork, ports: dict[str, int], c
         # Pod logs under the run dir too (default /var/log/pods would outlive `down`).
         "podLogsDir": str(run_dir / "pod-logs"),
         "cgroupDriver": "cgroupfs",
-        # cgroup v1 is what these machines have; 1.32 still runs on it when told so.
+        # cgroup v1 is what these machines have; 1.35 still runs on it when told so (failCgroupV1).
         "failCgroupV1": False,
         # Without CAP_SYS_RESOURCE kubelet cannot give itself -999.
         "oomScoreAdj": 0,

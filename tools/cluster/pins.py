@@ -11,21 +11,20 @@ from pathlib import Path
 
 from tools.cache import cache_root
 
-# Kubernetes 1.32 to match kubectl and the schema validation used by the chart tests.
-# v1.32.13 is the newest 1.32 patch the Go module proxy serves (checked via @v/<ver>.info).
-KUBERNETES_VERSION = "v1.32.13"
-# etcd 3.5 is the series Kubernetes 1.32 supports (Debian's 3.4 is too old).
-ETCD_VERSION = "v3.5.35"
-# Staging modules whose v0.X.Y zip the Go module proxy does not serve (HTTP 403 "This
-# module version is not available" for k8s.io/endpointslice@v0.32.13.zip, while its .info
-# answers 200). They fall back to the nearest published patch, pinned here explicitly.
-STAGING_OVERRIDES = {"k8s.io/endpointslice": "v0.32.12"}
+# One Kubernetes everywhere: minikube v1.38.1's default (its DefaultKubernetesVersion) and its
+# newest tested version, in every cluster the tests run and in the deploy's `minikube start`.
+KUBERNETES_VERSION = "v1.35.1"
+# The etcd kubeadm v1.35.1 deploys (cmd/kubeadm/app/constants: DefaultEtcdVersion 3.6.6-0).
+ETCD_VERSION = "v3.6.6"
+# Staging modules whose v0.X.Y zip the Go module proxy does not serve fall back to the nearest
+# published patch, pinned here explicitly (none for v1.35.1: every v0.35.1 zip is served).
+STAGING_OVERRIDES: dict[str, str] = {}
 # kwok v0.7.0 needs go >= 1.24; it plays kubelet for fake nodes.
 KWOK_VERSION = "v0.7.0"
 
 # The real node's cluster DNS and Ingress controller, built from their Go modules like the
-# rest. CoreDNS 1.12 serves the Kubernetes 1.32 API fine (1.32 itself ships CoreDNS 1.11.3).
-COREDNS_VERSION = "v1.12.4"
+# rest. CoreDNS: the version kubeadm v1.35.1 deploys (its constants.CoreDNSVersion).
+COREDNS_VERSION = "v1.13.1"
 # Traefik 3.6, not 3.7: 3.7.x needs a nested module that the Go module proxy does not serve.
 TRAEFIK_VERSION = "v3.6.12"
 # Traefik's own go.mod replaces these forks; a `replace` of a dependency is ignored, so the
@@ -35,6 +34,15 @@ TRAEFIK_REPLACES = (
     "github.com/gorilla/mux => github.com/containous/mux v0.0.0-20250523120546-41b6ec3aed59",
     "github.com/mailgun/minheap => github.com/containous/minheap v0.0.0-20190809180810-6e71eb837595",
 )
+
+
+# A real minikube, compiled here (tools/minikube/build.py): its go.mod has no replace lines.
+MINIKUBE_VERSION = "v1.38.1"
+# What its node runs for the docker runtime, compiled for the offline kic base image. minikube
+# v1.38.1's own kicbase ships cri-dockerd v0.4.1 and crictl v1.35.0; the Go module proxy serves
+# cri-dockerd v0.4.0 and cri-tools v1.34.0 (v1.35.0 is refused), within crictl's skew of one.
+CRI_DOCKERD_VERSION = "v0.4.0"
+CRICTL_VERSION = "v1.34.0"
 
 
 def staging_version(kubernetes_version: str = KUBERNETES_VERSION) -> str:
@@ -58,7 +66,17 @@ def default_run_dir() -> Path:
     return Path(override) if override else cache_root() / "cluster" / "run"
 
 
-BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kwok")
+KUBE_COMMANDS = (
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubelet",
+    "kube-proxy",
+    # minikube's binary cache (kubeadm, kubelet, kubectl) and the tests' kubectl.
+    "kubeadm",
+    "kubectl",
+)
+BINARIES = ("etcd", *KUBE_COMMANDS, "kwok")
 ADDONS = {"coredns": COREDNS_VERSION, "traefik": TRAEFIK_VERSION}
 
 
@@ -67,6 +85,8 @@ def addon_bin_dir() -> Path:
     return cache_root() / "addons" / "bin"
 
 
-def addon_go_dir() -> Path:
-    """One Go module and build cache for the add-ons: both are content-addressed, so sharing is safe."""
-    return cache_root() / "addons" / "go"
+def go_dir() -> Path:
+    """One Go module and build cache for every Go build of the harness (Kubernetes, etcd, the
+    add-ons, minikube): both are content-addressed, so sharing is safe, and the many modules
+    these builds have in common are downloaded and compiled once."""
+    return cache_root() / "go"

@@ -124,12 +124,52 @@ def dockerd_command() -> list[str]:
       still match the uplink whenever it is below 1500 (the usual fix for hangs behind VMs and
       VPNs), because a stall there would be slow and confusing to debug.
     - nice 10: containers and builds inherit dockerd's niceness; CPU is shared with other work.
+    - runtime: where this sandbox's bounding set lacks CAP_SYS_RESOURCE, `docker run
+      --privileged` (which minikube always uses for its node) fails in runc with "unable to apply
+      caps"; the default runtime is then runc behind `runc-shim`, which drops that one capability
+      from the spec (see the script). A Docker that someone else runs is never changed.
     """
     cmd = ["nice", "-n", "10", "dockerd"]
     mtu = _uplink_mtu()
     if mtu and mtu < 1500:
         cmd.append(f"--mtu={mtu}")
+    if not has_capability(CAP_SYS_RESOURCE):
+        cmd += [f"--add-runtime={SHIM_RUNTIME}={installed_runc_shim()}", f"--default-runtime={SHIM_RUNTIME}"]
     return cmd
+
+
+CAP_SYS_RESOURCE = 24
+SHIM_RUNTIME = "todo-runc-shim"
+RUNC_SHIM = Path(__file__).with_name("runc-shim")
+
+
+def has_capability(number: int, status: Path = Path("/proc/self/status")) -> bool:
+    """Whether `number` (linux/capability.h) is in this process's bounding set."""
+    for line in status.read_text().splitlines():
+        if line.startswith("CapBnd:"):
+            return bool(int(line.split()[1], 16) >> number & 1)
+    return True
+
+
+def installed_runc_shim() -> Path:
+    """A copy of runc-shim in the cache: dockerd outlives the checkout it was started from."""
+    target = cache_dir() / "tools" / "runc-shim"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists() or target.read_bytes() != RUNC_SHIM.read_bytes():
+        staging = target.with_suffix(".new")
+        shutil.copyfile(RUNC_SHIM, staging)
+        staging.chmod(0o755)
+        staging.replace(target)
+    return target
+
+
+def privileged_containers_work() -> bool:
+    """Whether the answering daemon can start a `--privileged` container (minikube's node)."""
+    if has_capability(CAP_SYS_RESOURCE):
+        return True
+    runtimes = docker("info", "--format", "{{json .Runtimes}}", timeout=20, check=False).stdout
+    default = docker("info", "--format", "{{.DefaultRuntime}}", timeout=20, check=False).stdout.strip()
+    return SHIM_RUNTIME in runtimes and default == SHIM_RUNTIME
 
 
 @contextlib.contextmanager

@@ -1,0 +1,114 @@
+"""`make minikube-offline`: what a real `minikube start` and `minikube addons enable ingress`
+download, prepared from what a machine without container registries can reach.
+
+Steps (each cached; a rerun with nothing changed only checks):
+  1. compile minikube, storage-provisioner, cri-dockerd and crictl (tools/minikube/build.py) and
+     Kubernetes, etcd, CoreDNS and Traefik (tools/cluster/build.py, shared with the other
+     clusters of the tests);
+  2. the kic base image from Debian packages (tools/minikube/kicbase.py);
+  3. kubeadm, kubelet and kubectl into minikube's binary cache;
+  4. the control-plane and storage-provisioner images into minikube's image cache, and the
+     ingress addon's images (controller substitute and certgen) into the local Docker engine
+     (tools/minikube/images.py, tools/minikube/ingress.py);
+  5. the record (`$MINIKUBE_HOME/.minikube/todo-offline.json`) of the extra flags this needs,
+     which the minikube role reads and prints: after this the user's plain `make deploy` is
+     the command.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tools.cluster import build as cluster_build
+from tools.cluster import pins
+from tools.docker import engine
+from tools.minikube import build, kicbase, paths
+
+
+@dataclass
+class OfflineRecord:
+    """What the deploy adds to minikube's commands on this machine (roles/minikube/tasks/offline.yml)."""
+
+    kubernetes_version: str
+    start_args: list[str]
+    # addon name -> extra `minikube addons enable` arguments.
+    addon_args: dict[str, list[str]]
+    # Images the deploy loads into the node before enabling the addons (`minikube image load`).
+    node_images: list[str] = field(default_factory=list)
+    # Added to the environment of every minikube command (no update checks against GitHub).
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def log(message: str) -> None:
+    print(f"[minikube offline] {message}", flush=True)
+
+
+def timed(name: str, timings: dict[str, float], step: Callable[[], object]) -> object:
+    started = time.monotonic()
+    result = step()
+    timings[name] = time.monotonic() - started
+    log(f"{name}: {timings[name]:.0f}s")
+    return result
+
+
+def fill_binaries_cache(kube_bin: Path, kubernetes_version: str) -> Path:
+    target = paths.binaries_cache(kubernetes_version)
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("kubeadm", "kubelet", "kubectl"):
+        destination = target / name
+        source = kube_bin / name
+        if destination.is_file() and destination.stat().st_size == source.stat().st_size:
+            continue
+        staging = destination.with_name(name + ".new")
+        shutil.copyfile(source, staging)
+        staging.chmod(0o755)
+        staging.replace(destination)
+    return target
+
+
+def prepare() -> OfflineRecord:
+    if not engine.privileged_containers_work():
+        raise engine.DockerError(
+            "this Docker daemon cannot start --privileged containers here (the sandbox lacks "
+            "CAP_SYS_RESOURCE) and minikube always starts its node that way; start dockerd with "
+            "`python -m tools.docker ensure-daemon` (it adds runc-shim) or restart yours with its "
+            f"--add-runtime/--default-runtime flags ({engine.SHIM_RUNTIME})"
+        )
+    timings: dict[str, float] = {}
+    version = pins.KUBERNETES_VERSION
+    timed("kubernetes binaries", timings, lambda: cluster_build.build(addons=True))
+    programs = timed("minikube binaries", timings, build.build)
+    assert isinstance(programs, dict)
+    base_image = timed(
+        "kic base image",
+        timings,
+        lambda: kicbase.ensure(pins.MINIKUBE_VERSION, build.minikube_module_dir(), programs, build.cri_dockerd_units()),
+    )
+    timed("binary cache", timings, lambda: fill_binaries_cache(pins.bin_dir(), version))
+    record = OfflineRecord(
+        kubernetes_version=version,
+        start_args=[f"--base-image={base_image}", "--preload=false"],
+        addon_args={},
+        env={"MINIKUBE_WANTUPDATENOTIFICATION": "false"},
+    )
+    write_record(record)
+    return record
+
+
+def write_record(record: OfflineRecord) -> Path:
+    path = paths.record_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(path.name + ".new")
+    staging.write_text(json.dumps(asdict(record), indent=2) + "\n")
+    staging.replace(path)
+    return path
+
+
+def main() -> None:
+    record = prepare()
+    log(f"recorded in {paths.record_path()}; `make deploy` adds to minikube start: {' '.join(record.start_args)}")
