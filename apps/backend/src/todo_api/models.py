@@ -86,6 +86,19 @@ class Task(Base):
         ),
         CheckConstraint("char_length(title) BETWEEN 1 AND 200", name="title_length"),
         Index("ix_tasks_user_id_created_at", "user_id", "created_at"),
+        # Trigram indexes serve the list's `q` search (ILIKE '%text%'; migration 0004).
+        Index(
+            "ix_tasks_title_trgm",
+            "title",
+            postgresql_using="gin",
+            postgresql_ops={"title": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_tasks_description_trgm",
+            "description",
+            postgresql_using="gin",
+            postgresql_ops={"description": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -131,3 +144,4 @@ class ConversationMessage(Base):
     role: Mapped[str] = mapped_column(String(16), nullable=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     created_at: Mapped[dt.datetime] = _now_column()
+
