@@ -145,3 +145,16 @@ class ConversationMessage(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     created_at: Mapped[dt.datetime] = _now_column()
 
+
+class AssistantUsage(Base):
+    """Model tokens one user's assistant turns spent on one UTC day. In the database, so the
+    daily budgets hold across restarts, replicas and worker processes."""
+
+    __tablename__ = "assistant_usage"
+    __table_args__ = (Index("ix_assistant_usage_day", "day"),)
+
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
