@@ -160,6 +160,12 @@ PASSWORD_HASH_CONCURRENCY: {{ .Values.config.passwordHashConcurrency | toString 
 AUTH_RATE_PER_ADDRESS: {{ .Values.config.authRatePerAddress | toString | quote }}
 AUTH_RATE_PER_ACCOUNT: {{ .Values.config.authRatePerAccount | toString | quote }}
 ASSISTANT_TURNS_PER_HOUR: {{ .Values.config.assistantTurnsPerHour | toString | quote }}
+PASSWORD_HASH_QUEUE: {{ .Values.config.passwordHashQueue | int64 | toString | quote }}
+AUTH_SLOWDOWN_PER_ACCOUNT: {{ .Values.config.authSlowdownPerAccount | int64 | toString | quote }}
+DB_STATEMENT_TIMEOUT_MS: {{ .Values.config.dbStatementTimeoutMs | int64 | toString | quote }}
+MAX_TASKS_PER_USER: {{ .Values.config.maxTasksPerUser | int64 | toString | quote }}
+ASSISTANT_TOKENS_PER_USER_PER_DAY: {{ .Values.config.assistantTokensPerUserPerDay | int64 | toString | quote }}
+ASSISTANT_TOKENS_PER_DAY: {{ .Values.config.assistantTokensPerDay | int64 | toString | quote }}
 {{- end }}
 
 {{/*
@@ -198,7 +204,7 @@ Ingress: a browser behind HTTPS must never get the session cookie without Secure
 
 {{/* Backend config keys read from the ConfigMap (API_BASE_URL is the frontend's). */}}
 {{- define "todo.backendConfigKeys" -}}
-ENVIRONMENT LOG_LEVEL OPENAI_MODEL OPENAI_BASE_URL OPENAI_TIMEOUT_SECONDS DB_POOL_SIZE DB_MAX_OVERFLOW DB_CONNECT_TIMEOUT_SECONDS ACCESS_TOKEN_EXPIRE_MINUTES COOKIE_SECURE WEB_CONCURRENCY API_DOCS_ENABLED TRUSTED_PROXIES ALLOWED_ORIGINS PASSWORD_HASH_CONCURRENCY AUTH_RATE_PER_ADDRESS AUTH_RATE_PER_ACCOUNT ASSISTANT_TURNS_PER_HOUR
+ENVIRONMENT LOG_LEVEL OPENAI_MODEL OPENAI_BASE_URL OPENAI_TIMEOUT_SECONDS DB_POOL_SIZE DB_MAX_OVERFLOW DB_CONNECT_TIMEOUT_SECONDS ACCESS_TOKEN_EXPIRE_MINUTES COOKIE_SECURE WEB_CONCURRENCY API_DOCS_ENABLED TRUSTED_PROXIES ALLOWED_ORIGINS PASSWORD_HASH_CONCURRENCY AUTH_RATE_PER_ADDRESS AUTH_RATE_PER_ACCOUNT ASSISTANT_TURNS_PER_HOUR PASSWORD_HASH_QUEUE AUTH_SLOWDOWN_PER_ACCOUNT DB_STATEMENT_TIMEOUT_MS MAX_TASKS_PER_USER ASSISTANT_TOKENS_PER_USER_PER_DAY ASSISTANT_TOKENS_PER_DAY
 {{- end }}
 
 {{/*
