@@ -1,7 +1,8 @@
 """Settings from the environment (pydantic-settings).
 
 Names are the contract of docs/architecture.md (at the repository root): secrets DATABASE_URL,
-AUTH_SECRET, OPENAI_API_KEY; tuning ENVIRONMENT, LOG_LEVEL, OPENAI_*, DB_*,
+AUTH_SECRET, OPENAI_API_KEY, APP_DATABASE_URL (the migrator's, embedded PostgreSQL only);
+tuning ENVIRONMENT, LOG_LEVEL, OPENAI_*, DB_*,
 ACCESS_TOKEN_EXPIRE_MINUTES, COOKIE_SECURE, WEB_CONCURRENCY, API_DOCS_ENABLED, TRUSTED_PROXIES,
 ALLOWED_ORIGINS, PASSWORD_HASH_CONCURRENCY, PASSWORD_HASH_QUEUE, AUTH_RATE_PER_ADDRESS,
 AUTH_RATE_PER_ACCOUNT, AUTH_SLOWDOWN_PER_ACCOUNT, ASSISTANT_TURNS_PER_HOUR,
@@ -99,17 +100,27 @@ class DatabaseSettings(BaseSettings):
     db_max_overflow: int = Field(default=5, ge=0, le=100)
     # libpq counts whole seconds and treats anything below 2 as 2.
     db_connect_timeout_seconds: int = Field(default=5, ge=1, le=120)
+    # `todo-api migrate` only: the URL the API connects with, when the deployment owns the
+    # database (the chart's embedded PostgreSQL). Its role is created or updated with this
+    # password and granted row access and nothing else (app_role.py).
+    app_database_url: SecretStr | None = None
 
     @field_validator("log_level", "environment", mode="before")
     @classmethod
     def _lowercase(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "app_database_url")
     @classmethod
-    def _check_database_url(cls, value: SecretStr) -> SecretStr:
-        normalise_database_url(value.get_secret_value())
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            normalise_database_url(value.get_secret_value())
         return value
+
+    @field_validator("app_database_url", mode="before")
+    @classmethod
+    def _empty_url_means_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def sqlalchemy_url(self) -> URL:
@@ -117,10 +128,14 @@ class DatabaseSettings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Strings that must never reach a log line."""
-        url = self.sqlalchemy_url
-        values = [self.database_url.get_secret_value()]
-        if url.password:
-            values.append(str(url.password))
+        values = []
+        for secret in (self.database_url, self.app_database_url):
+            if secret is None:
+                continue
+            values.append(secret.get_secret_value())
+            password = normalise_database_url(secret.get_secret_value()).password
+            if password:
+                values.append(str(password))
         return values
 
 
