@@ -29,7 +29,7 @@ help: ## list targets
 # ---------------------------------------------------------------- setup
 $(VENV)/.installed: requirements/dev.txt apps/backend/pyproject.toml
 	@test -x $(VENV_BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(VENV_BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	$(VENV_BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.txt
 	$(VENV_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e apps/backend
 	@touch $@
 
@@ -63,8 +63,8 @@ cluster-tools: venv ## compile the local test cluster's binaries from pinned Go 
 
 setup: venv tools frontend-deps checkov kube-score cluster-tools ## install everything into .venv, node_modules and the tool cache; run nothing
 
-lock: ## regenerate requirements/dev.txt from requirements/dev.in (pins)
-	$(VENV_BIN)/uv pip compile --quiet --python-version 3.11 requirements/dev.in -o requirements/dev.txt
+lock: ## regenerate requirements/dev.txt from requirements/dev.in (pins and their hashes)
+	$(VENV_BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes requirements/dev.in -o requirements/dev.txt
 
 # ---------------------------------------------------------------- deploy
 preflight:
