@@ -21,6 +21,8 @@ def test_api_connections_carry_the_statement_timeout_and_migrations_do_not(db, m
     client = make_client(db.url, db_statement_timeout_ms=1234)
     with client.app.state.engine.connect() as conn:
         assert conn.scalar(text("SHOW statement_timeout")) == "1234ms"
+        # and the planner cost that lets the search take its trigram index
+        assert conn.scalar(text("SHOW random_page_cost")) == "1.1"
     # What `todo-api migrate` builds (migrate.run): no timeout for DDL on big tables.
     engine = build_engine(DatabaseSettings(database_url=db.url), poolclass=NullPool)
     with engine.connect() as conn:
