@@ -8,10 +8,8 @@ Against fake_openai.py (the OpenAI wire format), hence the _fake_openai names.""
 from __future__ import annotations
 
 import json
-import secrets
 
 import pytest
-from fake_openai import FakeOpenAI
 from helpers import sign_up
 from todo_api.assistant.service import MAX_TOOL_CALLS_PER_ANSWER, MAX_TOOL_CALLS_PER_TURN
 
@@ -20,21 +18,9 @@ TASKS = "/api/v1/tasks"
 
 
 @pytest.fixture
-def fake():
-    with FakeOpenAI(api_key=secrets.token_urlsafe(16)) as server:
-        yield server
-
-
-@pytest.fixture
-def make_ai(db, make_client, fake):
+def make_ai(db, make_client, assistant_settings):
     def make(**overrides):
-        return make_client(
-            db.url,
-            openai_api_key=fake.api_key,
-            openai_base_url=fake.base_url,
-            openai_timeout_seconds=5,
-            **overrides,
-        )
+        return make_client(db.url, **{**assistant_settings, **overrides})
 
     return make
 

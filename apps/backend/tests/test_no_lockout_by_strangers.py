@@ -19,21 +19,32 @@ INGRESS = ("10.244.0.7", 5000)  # the Ingress controller's pod, as the chart nam
 
 
 @pytest.fixture
-def behind_ingress(db, make_settings):
-    """The real app, reached through a trusted Ingress hop that appends the client address."""
-    settings = make_settings(
-        db.url,
-        trusted_proxies="10.244.0.0/16",
-        auth_rate_per_address=1000,
-        auth_rate_per_account=5,
-        auth_slowdown_per_account=1000,
-    )
-    with TestClient(create_app(settings, configure_logs=False), client=INGRESS) as ingress:
+def make_ingress(db, make_settings):
+    """The real app, reached through a trusted Ingress hop (as the chart names it) that
+    appends the client's address: returns (app, post(path, body, client_ip))."""
+    clients = []
+
+    def make(**overrides):
+        values = {"auth_rate_per_address": 1000, "auth_rate_per_account": 5, **overrides}
+        app = create_app(
+            make_settings(db.url, trusted_proxies="10.244.0.0/16", **values), configure_logs=False
+        )
+        ingress = TestClient(app, client=INGRESS).__enter__()
+        clients.append(ingress)
 
         def post(path: str, body: dict, client_ip: str):
             return ingress.post(path, json=body, headers={"X-Forwarded-For": client_ip})
 
-        yield post
+        return app, post
+
+    yield make
+    for ingress in clients:
+        ingress.__exit__(None, None, None)
+
+
+@pytest.fixture
+def behind_ingress(make_ingress):
+    return make_ingress(auth_slowdown_per_account=1000)[1]
 
 
 def test_owner_signs_in_after_15_failures_from_elsewhere(behind_ingress):
@@ -56,26 +67,18 @@ def test_register_attempts_from_a_stranger_do_not_block_the_owner(behind_ingress
     assert post(REGISTER, taken, "198.51.100.2").status_code == 409  # others get the answer
 
 
-def test_distributed_failures_slow_the_account_down_but_never_refuse(db, make_settings):
-    settings = make_settings(
-        db.url,
-        trusted_proxies="10.244.0.0/16",
-        auth_rate_per_account=5,
-        auth_slowdown_per_account=3,
+def test_distributed_failures_slow_the_account_down_but_never_refuse(make_ingress):
+    app, post = make_ingress(auth_slowdown_per_account=3)
+    creds = new_credentials()
+    assert post(REGISTER, creds, "198.51.100.1").status_code == 201
+    wrong = {**creds, "password": creds["password"][::-1]}
+    for n in range(6):  # six addresses, one failure each
+        assert post(LOGIN, wrong, f"203.0.113.{n + 1}").status_code == 401
+    attempt = app.state.throttles.account_attempt(
+        creds["email"], _request("10.244.0.7", "198.51.100.9")
     )
-    app = create_app(settings, configure_logs=False)
-    with TestClient(app, client=INGRESS) as ingress:
-        creds = new_credentials()
-        assert ingress.post(REGISTER, json=creds).status_code == 201
-        wrong = {**creds, "password": creds["password"][::-1]}
-        for n in range(6):  # six addresses, one failure each
-            headers = {"X-Forwarded-For": f"203.0.113.{n + 1}"}
-            assert ingress.post(LOGIN, json=wrong, headers=headers).status_code == 401
-        throttles = app.state.throttles
-        attempt = throttles.account_attempt(creds["email"], _request("10.244.0.7", "198.51.100.9"))
-        assert attempt.delay > 0  # past the per-account threshold: a delay, not a 429
-        headers = {"X-Forwarded-For": "198.51.100.9"}
-        assert ingress.post(LOGIN, json=creds, headers=headers).status_code == 200
+    assert attempt.delay > 0  # past the per-account threshold: a delay, not a 429
+    assert post(LOGIN, creds, "198.51.100.9").status_code == 200
 
 
 def _request(peer: str, forwarded: str | None = None) -> Request:
