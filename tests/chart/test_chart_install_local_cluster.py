@@ -273,6 +273,20 @@ def test_every_pod_is_admitted_under_restricted_pod_security(cluster, embedded_d
     args = [*BASE_ARGS, "--set", f"existingSecret={EXISTING_SECRET}"]
     if embedded_db:
         args += ["--set", "postgresql.enabled=true"]
+        # The module's PV is bound to the other embedded-database test's claim: one of our own.
+        cluster.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": "psa-test-pv"},
+                "spec": {
+                    "capacity": {"storage": "1Gi"},
+                    "accessModes": ["ReadWriteOnce"],
+                    "persistentVolumeReclaimPolicy": "Retain",
+                    "hostPath": {"path": "/tmp/psa-test-pv"},
+                },
+            }
+        )
     install = cluster.helm("install", "todo", str(CHART), "-n", ns, *args, "--wait", "--timeout", "3m")
     # helm prints the admission's warnings (warn=restricted) for anything that would be refused.
     assert "violate PodSecurity" not in install.stderr, install.stderr
