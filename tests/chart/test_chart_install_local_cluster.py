@@ -106,6 +106,21 @@ def kubectl_path() -> str:
     return found
 
 
+def persistent_volume(name: str) -> dict:
+    """1Gi of a (kwok) node's /tmp for one embedded PostgreSQL claim."""
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": name},
+        "spec": {
+            "capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"],
+            "persistentVolumeReclaimPolicy": "Retain",
+            "hostPath": {"path": f"/tmp/{name}"},
+        },
+    }
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     missing = [b for b in cluster_pins.BINARIES if not cluster_build.is_built(b)]
@@ -120,19 +135,7 @@ def cluster(tmp_path_factory):
     try:
         assert up.returncode == 0, f"python -m tools.cluster up failed:\n{up.stdout}\n{up.stderr}"
         # kwok has no storage: a PersistentVolume without class stands in for Minikube's provisioner.
-        c.apply(
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolume",
-                "metadata": {"name": "chart-test-pv"},
-                "spec": {
-                    "capacity": {"storage": "1Gi"},
-                    "accessModes": ["ReadWriteOnce"],
-                    "persistentVolumeReclaimPolicy": "Retain",
-                    "hostPath": {"path": "/tmp/chart-test-pv"},
-                },
-            }
-        )
+        c.apply(persistent_volume("chart-test-pv"))
         yield c
     finally:
         c.cluster_py("down")
@@ -274,19 +277,7 @@ def test_every_pod_is_admitted_under_restricted_pod_security(cluster, embedded_d
     if embedded_db:
         args += ["--set", "postgresql.enabled=true"]
         # The module's PV is bound to the other embedded-database test's claim: one of our own.
-        cluster.apply(
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolume",
-                "metadata": {"name": "psa-test-pv"},
-                "spec": {
-                    "capacity": {"storage": "1Gi"},
-                    "accessModes": ["ReadWriteOnce"],
-                    "persistentVolumeReclaimPolicy": "Retain",
-                    "hostPath": {"path": "/tmp/psa-test-pv"},
-                },
-            }
-        )
+        cluster.apply(persistent_volume("psa-test-pv"))
     install = cluster.helm("install", "todo", str(CHART), "-n", ns, *args, "--wait", "--timeout", "3m")
     # helm prints the admission's warnings (warn=restricted) for anything that would be refused.
     assert "violate PodSecurity" not in install.stderr, install.stderr
