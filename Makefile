@@ -18,7 +18,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST := $(VENV_BIN)/pytest -p no:cacheprovider
 TIERS := lint unit backend frontend images chart cluster
 
-.PHONY: help preflight setup venv tools node deploy-tools frontend-deps checkov cluster-tools minikube minikube-offline deploy teardown status test test-fast services system-deps postgres \
+.PHONY: help preflight setup venv tools node deploy-tools frontend-deps checkov kube-score cluster-tools minikube minikube-offline deploy teardown status test test-fast services system-deps postgres \
         cluster-up cluster-status cluster-down deploy-local \
         $(addprefix test-,$(TIERS)) test-lint-python test-lint-yaml \
         test-lint-ansible test-lint-helm test-lint-frontend lock bench clean
@@ -29,7 +29,7 @@ help: ## list targets
 # ---------------------------------------------------------------- setup
 $(VENV)/.installed: requirements/dev.txt apps/backend/pyproject.toml
 	@test -x $(VENV_BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(VENV_BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	$(VENV_BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.txt
 	$(VENV_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e apps/backend
 	@touch $@
 
@@ -55,6 +55,9 @@ frontend-deps: $(FRONTEND)/node_modules/.package-lock.json
 checkov: ## pinned checkov in its own venv under $(TODO_CACHE) (its deps clash with .venv)
 	@bash scripts/checkov.sh --install-only
 
+kube-score: ## pinned kube-score built from the Go module proxy into $(TODO_CACHE)/tools (needs Go)
+	@bash scripts/kube-score.sh --install-only
+
 cluster-tools: venv ## compile the local test cluster's binaries from pinned Go modules (cached)
 	$(VENV_BIN)/python -m tools.cluster build
 
@@ -65,10 +68,10 @@ minikube-offline: venv ## what `minikube start` downloads, made here for a machi
 	$(VENV_BIN)/python -m tools.docker ensure-daemon
 	$(VENV_BIN)/python -m tools.minikube offline
 
-setup: venv tools frontend-deps checkov cluster-tools minikube ## install everything into .venv, node_modules and the tool cache; run nothing
+setup: venv tools frontend-deps checkov kube-score cluster-tools minikube ## install everything into .venv, node_modules and the tool cache; run nothing
 
-lock: ## regenerate requirements/dev.txt from requirements/dev.in (pins)
-	$(VENV_BIN)/uv pip compile --quiet --python-version 3.11 requirements/dev.in -o requirements/dev.txt
+lock: ## regenerate requirements/dev.txt from requirements/dev.in (pins and their hashes)
+	$(VENV_BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes requirements/dev.in -o requirements/dev.txt
 
 # ---------------------------------------------------------------- deploy
 preflight:
@@ -146,7 +149,7 @@ test-frontend: venv frontend-deps postgres
 test-images: venv
 	$(PYTEST) tests/images --junitxml=$(ARTIFACTS)/junit/images.xml
 
-test-chart: venv tools checkov
+test-chart: venv tools checkov kube-score
 	$(PYTEST) tests/chart --junitxml=$(ARTIFACTS)/junit/chart.xml
 
 test-cluster: venv tools cluster-tools frontend-deps services

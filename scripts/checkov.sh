@@ -24,7 +24,8 @@ if [[ "$(installed_version)" != "$CHECKOV_VERSION" || "$(cat "$VENV/.lock-sha256
   rm -rf "$VENV"
   mkdir -p "$(dirname "$VENV")"
   "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$LOCK" >&2
+  # Every pin with its hashes (checkov-requirements.in -> .txt): a changed file on PyPI fails.
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check --require-hashes -r "$LOCK" >&2
   echo "$LOCK_SUM" > "$VENV/.lock-sha256"
 fi
 

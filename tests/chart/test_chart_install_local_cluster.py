@@ -106,6 +106,21 @@ def kubectl_path() -> str:
     return found
 
 
+def persistent_volume(name: str) -> dict:
+    """1Gi of a (kwok) node's /tmp for one embedded PostgreSQL claim."""
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": name},
+        "spec": {
+            "capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"],
+            "persistentVolumeReclaimPolicy": "Retain",
+            "hostPath": {"path": f"/tmp/{name}"},
+        },
+    }
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     missing = [b for b in cluster_pins.BINARIES if not cluster_build.is_built(b)]
@@ -120,19 +135,7 @@ def cluster(tmp_path_factory):
     try:
         assert up.returncode == 0, f"python -m tools.cluster up failed:\n{up.stdout}\n{up.stderr}"
         # kwok has no storage: a PersistentVolume without class stands in for Minikube's provisioner.
-        c.apply(
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolume",
-                "metadata": {"name": "chart-test-pv"},
-                "spec": {
-                    "capacity": {"storage": "1Gi"},
-                    "accessModes": ["ReadWriteOnce"],
-                    "persistentVolumeReclaimPolicy": "Retain",
-                    "hostPath": {"path": "/tmp/chart-test-pv"},
-                },
-            }
-        )
+        c.apply(persistent_volume("chart-test-pv"))
         yield c
     finally:
         c.cluster_py("down")
@@ -244,3 +247,49 @@ def test_embedded_postgresql_across_upgrade_uninstall_reinstall(cluster):
     assert cluster.get(ns, "secret", "todo-postgresql") is not None, "kept for the PVC that outlives the release"
     cluster.helm("install", "todo", str(CHART), "-n", ns, *args, "--timeout", "3m")
     assert cluster.get(ns, "secret", "todo-postgresql")["data"]["POSTGRES_PASSWORD"] == password
+
+
+RESTRICTED_LABELS = {
+    f"pod-security.kubernetes.io/{mode}{suffix}": value
+    for mode in ("enforce", "audit", "warn")
+    for suffix, value in (("", "restricted"), ("-version", "latest"))
+}
+
+
+def pod_security_refusals(c: Cluster, namespace: str) -> list[str]:
+    """FailedCreate events of pods the PodSecurity admission refused."""
+    events = json.loads(c.kubectl("-n", namespace, "get", "events", "-o", "json").stdout)["items"]
+    return [e["message"] for e in events if "violates PodSecurity" in e.get("message", "")]
+
+
+@pytest.mark.parametrize("embedded_db", [False, True], ids=["existing-secret", "embedded-postgresql"])
+def test_every_pod_is_admitted_under_restricted_pod_security(cluster, embedded_db):
+    """Issue 20, item 9: the namespace labelled as roles/secrets labels it; the API server's
+    PodSecurity admission then refuses any pod `restricted` forbids. The apps, the migration
+    hook Job, the in-cluster PostgreSQL and the helm test pod must all be admitted."""
+    ns = "psa-embedded" if embedded_db else "psa-existing"
+    data = {"AUTH_SECRET": auth_secret()}
+    if not embedded_db:
+        data["DATABASE_URL"] = "postgresql://u@db.invalid/app"
+    cluster.namespace_with_secret(ns, data)
+    cluster.kubectl("label", "namespace", ns, *[f"{k}={v}" for k, v in RESTRICTED_LABELS.items()])
+    args = [*BASE_ARGS, "--set", f"existingSecret={EXISTING_SECRET}"]
+    if embedded_db:
+        args += ["--set", "postgresql.enabled=true"]
+        # The module's PV is bound to the other embedded-database test's claim: one of our own.
+        cluster.apply(persistent_volume("psa-test-pv"))
+    install = cluster.helm("install", "todo", str(CHART), "-n", ns, *args, "--wait", "--timeout", "3m")
+    # helm prints the admission's warnings (warn=restricted) for anything that would be refused.
+    assert "violate PodSecurity" not in install.stderr, install.stderr
+    assert job_completed(cluster, ns), "the migration hook Job's pod was admitted and completed"
+    for name in ("todo-backend", "todo-frontend"):
+        assert cluster.get(ns, "deployment", name)["status"].get("readyReplicas") == 2, name
+    if embedded_db:
+        assert cluster.get(ns, "statefulset", "todo-postgresql")["status"].get("readyReplicas") == 1
+    # The helm test pod goes through the same admission (kwok completes it).
+    tested = cluster.helm("test", "todo", "-n", ns, "--timeout", "2m", check=False)
+    assert "violates PodSecurity" not in tested.stderr, tested.stderr
+    assert pod_security_refusals(cluster, ns) == []
+    # And the admission is really on: a pod restricted forbids is refused in this namespace.
+    refused = cluster.kubectl("-n", ns, "run", "root-pod", "--image=busybox:1", "--restart=Never", check=False)
+    assert refused.returncode != 0 and "violates PodSecurity" in refused.stderr, refused.stderr

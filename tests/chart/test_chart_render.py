@@ -15,12 +15,17 @@ STANDARD_LABELS = {
 }
 # The hardening knobs (issue 14): the chart's defaults are the backend's own.
 HARDENING_KEYS = [
-    "TRUSTED_PROXIES",
     "ALLOWED_ORIGINS",
     "PASSWORD_HASH_CONCURRENCY",
+    "PASSWORD_HASH_QUEUE",
     "AUTH_RATE_PER_ADDRESS",
     "AUTH_RATE_PER_ACCOUNT",
+    "AUTH_SLOWDOWN_PER_ACCOUNT",
     "ASSISTANT_TURNS_PER_HOUR",
+    "ASSISTANT_TOKENS_PER_USER_PER_DAY",
+    "ASSISTANT_TOKENS_PER_DAY",
+    "DB_STATEMENT_TIMEOUT_MS",
+    "MAX_TASKS_PER_USER",
 ]
 BACKEND_CONFIG_KEYS = [
     "ENVIRONMENT",
@@ -36,6 +41,7 @@ BACKEND_CONFIG_KEYS = [
     "WEB_CONCURRENCY",
     "API_DOCS_ENABLED",
     *HARDENING_KEYS,
+    "TRUSTED_PROXIES",  # the chart names its Ingress hop; the app alone trusts nobody
 ]
 SECRET_KEYS = {"DATABASE_URL", "AUTH_SECRET", "OPENAI_API_KEY"}
 
@@ -212,8 +218,18 @@ def test_hardening_settings_default_to_the_apps_own_defaults(dev):
     for key in HARDENING_KEYS:
         assert data[key] == str(fields[key.lower()].default), key
     # Every setting the backend declares reaches it from the ConfigMap or the Secret.
-    declared = {name.upper() for name in fields}
+    # (APP_DATABASE_URL is the migrator's, embedded PostgreSQL only: test_chart_secrets.py.)
+    declared = {name.upper() for name in fields} - {"APP_DATABASE_URL"}
     assert declared <= set(BACKEND_CONFIG_KEYS) | SECRET_KEYS, declared - set(BACKEND_CONFIG_KEYS) - SECRET_KEYS
+
+
+def test_trusted_proxies_name_only_the_ingress_hop(dev):
+    """Issue 20 item 2: the chart trusts Minikube's pod CIDR (where the ingress-nginx
+    controller runs), not every private range; the app's own default trusts nobody."""
+    from todo_api.core.config import DEFAULT_TRUSTED_PROXIES
+
+    assert dev.get("ConfigMap", "todo")["data"]["TRUSTED_PROXIES"] == "10.244.0.0/16"
+    assert DEFAULT_TRUSTED_PROXIES == ""
 
 
 def test_default_values_are_prod_environment():
@@ -257,8 +273,11 @@ def test_backend_probes(dev):
 
 def test_frontend_probes(dev):
     c = container(dev.get("Deployment", "todo-frontend"))
-    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+    for probe in ("livenessProbe", "startupProbe"):
         assert c[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+    # Ready = renders a page (no backend call without a session); not the liveness check
+    # again, which kube-score rightly flags (issue 20 item 10).
+    assert c["readinessProbe"]["httpGet"] == {"path": "/signin", "port": "http"}
 
 
 def test_probe_timings_come_from_values():

@@ -266,7 +266,9 @@ def with_postgres():
 def test_postgresql_statefulset_with_pvc(with_postgres):
     sts = with_postgres.get("StatefulSet", "todo-postgresql")
     assert sts["spec"]["replicas"] == 1
-    assert sts["spec"]["serviceName"] == "todo-postgresql"
+    # Governed by a headless Service (stable pod DNS); clients use todo-postgresql.
+    assert sts["spec"]["serviceName"] == "todo-postgresql-headless"
+    assert with_postgres.get("Service", "todo-postgresql-headless")["spec"]["clusterIP"] == "None"
     (claim,) = sts["spec"]["volumeClaimTemplates"]
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
     assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
@@ -284,20 +286,36 @@ def test_postgresql_statefulset_with_pvc(with_postgres):
 
 
 def test_postgresql_secret_builds_database_url(with_postgres):
+    """Issue 20 item 7: the API's URL names the row-access role, the migrator's the owner."""
     secret = with_postgres.get("Secret", "todo-postgresql")
     assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     data = decoded(secret)
-    password = data["POSTGRES_PASSWORD"]
-    assert len(password) == 32 and password.isalnum()
-    url = urlsplit(data["DATABASE_URL"])
-    assert (url.scheme, url.username, url.password, url.hostname, url.port, url.path) == (
-        "postgresql",
-        "todo",
-        password,
-        "todo-postgresql",
-        5432,
-        "/todo",
-    )
+    owner_password, app_password = data["POSTGRES_PASSWORD"], data["APP_PASSWORD"]
+    for password in (owner_password, app_password):
+        assert len(password) == 32 and password.isalnum()
+    assert owner_password != app_password
+    for key, user, password in (
+        ("MIGRATION_DATABASE_URL", "todo", owner_password),
+        ("DATABASE_URL", "todo_app", app_password),
+    ):
+        url = urlsplit(data[key])
+        assert (url.scheme, url.username, url.password, url.hostname, url.port, url.path) == (
+            "postgresql",
+            user,
+            password,
+            "todo-postgresql",
+            5432,
+            "/todo",
+        ), key
+
+
+def test_postgresql_mode_migrations_run_as_owner_and_grant_the_app_role(with_postgres):
+    job = with_postgres.get("Job", "todo-migrations")
+    refs = env_refs(job["spec"]["template"]["spec"]["containers"][0])
+    assert refs["DATABASE_URL"]["secretKeyRef"] == {"name": "todo-postgresql", "key": "MIGRATION_DATABASE_URL"}
+    assert refs["APP_DATABASE_URL"]["secretKeyRef"] == {"name": "todo-postgresql", "key": "DATABASE_URL"}
+    backend_env = {e["name"] for e in backend_container(with_postgres)["env"]}
+    assert "APP_DATABASE_URL" not in backend_env and "MIGRATION_DATABASE_URL" not in backend_env
 
 
 def test_postgresql_mode_backend_reads_database_url_from_chart_secret(with_postgres):

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Callable, Iterator
 
 import pytest
+from fake_openai import FakeOpenAI
 from fastapi.testclient import TestClient
 from helpers import sign_up
 from sqlalchemy import create_engine, text
@@ -92,3 +93,24 @@ def user(client: TestClient) -> dict[str, str]:
 @pytest.fixture
 def other_user(client: TestClient) -> dict[str, str]:
     return sign_up(client)[1]
+
+
+# ---------------------------------------------------------------- the OpenAI wire fake
+# For the tests whose names end in _fake_openai only.
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI(api_key=secrets.token_urlsafe(16)) as server:
+        yield server
+
+
+@pytest.fixture
+def assistant_settings(fake: FakeOpenAI) -> dict[str, object]:
+    """Settings overrides that point the app's assistant at the fake."""
+    return {
+        "openai_api_key": fake.api_key,
+        "openai_base_url": fake.base_url,
+        "openai_model": "gpt-test-mini",
+        "openai_timeout_seconds": 2,
+    }

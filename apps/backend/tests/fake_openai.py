@@ -44,7 +44,9 @@ from typing import Any
 _ids = itertools.count(1)
 
 
-def _completion(message: dict[str, Any], model: str) -> dict[str, Any]:
+def _completion(
+    message: dict[str, Any], model: str, usage: dict[str, int] | None = None
+) -> dict[str, Any]:
     finish = "tool_calls" if message.get("tool_calls") else "stop"
     return {
         "id": f"chatcmpl-fake{next(_ids)}",
@@ -52,7 +54,7 @@ def _completion(message: dict[str, Any], model: str) -> dict[str, Any]:
         "created": int(time.time()),
         "model": model,
         "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        "usage": usage or {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
     }
 
 
@@ -244,10 +246,11 @@ class FakeOpenAI:
                 elif "raw" in step:
                     self._send(200, None, raw=str(step["raw"]).encode())
                 elif "tool_calls" in step:
-                    self._send(200, _completion(tool_call_message(step["tool_calls"]), model))
+                    message = tool_call_message(step["tool_calls"])
+                    self._send(200, _completion(message, model, step.get("usage")))
                 else:
                     message = {"role": "assistant", "content": step.get("content", "")}
-                    self._send(200, _completion(message, model))
+                    self._send(200, _completion(message, model, step.get("usage")))
 
         return Handler
 

@@ -5,32 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import secrets
 import time
 import uuid
 
 import pytest
-from fake_openai import FakeOpenAI
 from helpers import sign_up
 from todo_api.assistant.service import GAVE_UP_REPLY, MAX_TOOL_ROUNDS
 
 CHAT = "/api/v1/assistant/chat"
-
-
-@pytest.fixture
-def fake():
-    with FakeOpenAI(api_key=secrets.token_urlsafe(16)) as server:
-        yield server
-
-
-@pytest.fixture
-def assistant_settings(fake):
-    return {
-        "openai_api_key": fake.api_key,
-        "openai_base_url": fake.base_url,
-        "openai_model": "gpt-test-mini",
-        "openai_timeout_seconds": 2,
-    }
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ ANSWERED_BY_FAST_PATH = [
     "",
     "limit=100",
     "limit=1&offset=2",
-    "offset=1000000",
+    "offset=10000",  # the deepest page (issue 20: LIST_OFFSET_MAX)
     "status=pending",
     "status=completed&sort=priority",
     "priority=high&sort=-due_date",
@@ -53,7 +53,7 @@ LEFT_TO_THE_ROUTE = [
     "limit=",
     "limit=5.5",
     "offset=-1",
-    "offset=1000001",
+    "offset=10001",
     "q=" + "x" * 201,
     "q=a%00b",
     "limit=2&limit=3",

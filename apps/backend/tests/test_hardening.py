@@ -105,7 +105,12 @@ def test_client_address_honours_forwarded_for_only_from_trusted_proxies():
 def test_trusted_proxy_sees_distinct_clients(db, make_settings):
     from todo_api.main import create_app
 
-    settings = make_settings(db.url, auth_rate_per_address=2, auth_rate_per_account=1000)
+    settings = make_settings(
+        db.url,
+        auth_rate_per_address=2,
+        auth_rate_per_account=1000,
+        trusted_proxies="127.0.0.1/32",  # the deployment names its proxy (issue 20)
+    )
     app = create_app(settings, configure_logs=False)
     with TestClient(app, client=("127.0.0.1", 5000)) as proxy:
         bad = new_credentials()  # no such account
@@ -118,7 +123,7 @@ def test_trusted_proxy_sees_distinct_clients(db, make_settings):
             proxy.post(LOGIN, json=bad, headers={"X-Forwarded-For": "198.51.100.1"}).status_code
             == 429
         )
-        # Another client behind the same (trusted, loopback) proxy has its own budget.
+        # Another client behind the same (named, loopback) proxy has its own budget.
         assert (
             proxy.post(LOGIN, json=bad, headers={"X-Forwarded-For": "198.51.100.2"}).status_code
             == 401

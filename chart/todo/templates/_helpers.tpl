@@ -160,6 +160,12 @@ PASSWORD_HASH_CONCURRENCY: {{ .Values.config.passwordHashConcurrency | toString 
 AUTH_RATE_PER_ADDRESS: {{ .Values.config.authRatePerAddress | toString | quote }}
 AUTH_RATE_PER_ACCOUNT: {{ .Values.config.authRatePerAccount | toString | quote }}
 ASSISTANT_TURNS_PER_HOUR: {{ .Values.config.assistantTurnsPerHour | toString | quote }}
+PASSWORD_HASH_QUEUE: {{ .Values.config.passwordHashQueue | int64 | toString | quote }}
+AUTH_SLOWDOWN_PER_ACCOUNT: {{ .Values.config.authSlowdownPerAccount | int64 | toString | quote }}
+DB_STATEMENT_TIMEOUT_MS: {{ .Values.config.dbStatementTimeoutMs | int64 | toString | quote }}
+MAX_TASKS_PER_USER: {{ .Values.config.maxTasksPerUser | int64 | toString | quote }}
+ASSISTANT_TOKENS_PER_USER_PER_DAY: {{ .Values.config.assistantTokensPerUserPerDay | int64 | toString | quote }}
+ASSISTANT_TOKENS_PER_DAY: {{ .Values.config.assistantTokensPerDay | int64 | toString | quote }}
 {{- end }}
 
 {{/*
@@ -198,7 +204,7 @@ Ingress: a browser behind HTTPS must never get the session cookie without Secure
 
 {{/* Backend config keys read from the ConfigMap (API_BASE_URL is the frontend's). */}}
 {{- define "todo.backendConfigKeys" -}}
-ENVIRONMENT LOG_LEVEL OPENAI_MODEL OPENAI_BASE_URL OPENAI_TIMEOUT_SECONDS DB_POOL_SIZE DB_MAX_OVERFLOW DB_CONNECT_TIMEOUT_SECONDS ACCESS_TOKEN_EXPIRE_MINUTES COOKIE_SECURE WEB_CONCURRENCY API_DOCS_ENABLED TRUSTED_PROXIES ALLOWED_ORIGINS PASSWORD_HASH_CONCURRENCY AUTH_RATE_PER_ADDRESS AUTH_RATE_PER_ACCOUNT ASSISTANT_TURNS_PER_HOUR
+ENVIRONMENT LOG_LEVEL OPENAI_MODEL OPENAI_BASE_URL OPENAI_TIMEOUT_SECONDS DB_POOL_SIZE DB_MAX_OVERFLOW DB_CONNECT_TIMEOUT_SECONDS ACCESS_TOKEN_EXPIRE_MINUTES COOKIE_SECURE WEB_CONCURRENCY API_DOCS_ENABLED TRUSTED_PROXIES ALLOWED_ORIGINS PASSWORD_HASH_CONCURRENCY AUTH_RATE_PER_ADDRESS AUTH_RATE_PER_ACCOUNT ASSISTANT_TURNS_PER_HOUR PASSWORD_HASH_QUEUE AUTH_SLOWDOWN_PER_ACCOUNT DB_STATEMENT_TIMEOUT_MS MAX_TASKS_PER_USER ASSISTANT_TOKENS_PER_USER_PER_DAY ASSISTANT_TOKENS_PER_DAY
 {{- end }}
 
 {{/*
@@ -216,6 +222,19 @@ Call with (dict "ctx" $ "configMap" <name> "secret" <name> "api" true|false).
       name: {{ $.configMap }}
       key: {{ . }}
 {{- end }}
+{{- if and $ctx.Values.postgresql.enabled (not .api) }}
+{{- /* The migration Job: the owner's URL, and the API's, whose role it creates and grants. */}}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "todo.postgresql.fullname" $ctx }}
+      key: MIGRATION_DATABASE_URL
+- name: APP_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "todo.postgresql.fullname" $ctx }}
+      key: DATABASE_URL
+{{- else }}
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef:
@@ -225,6 +244,7 @@ Call with (dict "ctx" $ "configMap" <name> "secret" <name> "api" true|false).
       name: {{ .secret }}
       {{- end }}
       key: DATABASE_URL
+{{- end }}
 {{- if .api }}
 - name: AUTH_SECRET
   valueFrom:
@@ -305,25 +325,43 @@ Embedded PostgreSQL password: generated once, then read back from the live Secre
 later render (lookup), so upgrades keep the password that the data directory was initialised with.
 */}}
 {{- define "todo.postgresql.password" -}}
-{{- $live := lookup "v1" "Secret" .Release.Namespace (include "todo.postgresql.fullname" .) -}}
-{{- $existing := dig "data" "POSTGRES_PASSWORD" "" $live -}}
+{{- include "todo.postgresql.keptPassword" (dict "ctx" . "key" "POSTGRES_PASSWORD") -}}
+{{- end }}
+
+{{/*
+A generated password kept in the live Secret `<fullname>-postgresql` under `key`: generated
+once, read back on every later render (lookup). Call with (dict "ctx" $ "key" "APP_PASSWORD").
+*/}}
+{{- define "todo.postgresql.keptPassword" -}}
+{{- $ctx := .ctx -}}
+{{- $live := lookup "v1" "Secret" $ctx.Release.Namespace (include "todo.postgresql.fullname" $ctx) -}}
+{{- $existing := dig "data" .key "" $live -}}
 {{- if $existing -}}
 {{- $existing | b64dec -}}
 {{- else -}}
 {{- /* cache per render so the Secret and the checksum agree */ -}}
-{{- if not (hasKey .Values.postgresql "_generatedPassword") -}}
-{{- $_ := set .Values.postgresql "_generatedPassword" (randAlphaNum 32) -}}
+{{- $cache := printf "_generated_%s" .key -}}
+{{- if not (hasKey $ctx.Values.postgresql $cache) -}}
+{{- $_ := set $ctx.Values.postgresql $cache (randAlphaNum 32) -}}
 {{- end -}}
-{{- .Values.postgresql._generatedPassword -}}
+{{- get $ctx.Values.postgresql $cache -}}
 {{- end -}}
 {{- end }}
 
+{{/*
+Two roles (least privilege): the owner (POSTGRES_USER, the image's initdb superuser) runs the
+migrations with MIGRATION_DATABASE_URL; the API connects with DATABASE_URL as
+postgresql.auth.appUsername, a role the migration Job creates and grants row access only.
+*/}}
 {{- define "todo.postgresql.secretData" -}}
 {{- $pg := .Values.postgresql -}}
 {{- $password := include "todo.postgresql.password" . -}}
+{{- $appPassword := include "todo.postgresql.keptPassword" (dict "ctx" . "key" "APP_PASSWORD") -}}
+{{- $hostPath := printf "%s:%v/%s" (include "todo.postgresql.fullname" .) $pg.service.port $pg.auth.database }}
 POSTGRES_PASSWORD: {{ $password | b64enc | quote }}
-{{- $userinfo := printf "%s:%s" $pg.auth.username $password }}
-DATABASE_URL: {{ printf "postgresql://%s@%s:%v/%s" $userinfo (include "todo.postgresql.fullname" .) $pg.service.port $pg.auth.database | b64enc | quote }}
+APP_PASSWORD: {{ $appPassword | b64enc | quote }}
+MIGRATION_DATABASE_URL: {{ printf "postgresql://%s:%s@%s" $pg.auth.username $password $hostPath | b64enc | quote }}
+DATABASE_URL: {{ printf "postgresql://%s:%s@%s" $pg.auth.appUsername $appPassword $hostPath | b64enc | quote }}
 {{- end }}
 
 {{/*

@@ -2,7 +2,8 @@
 
 - 422: FastAPI's list of {loc, msg, type}, where loc names the field; the submitted value
   ("input") is left out so a password typed into the wrong field is not echoed or logged.
-- 503: the database is unreachable (connect refused/timeout, connection lost, pool empty).
+- 503: the database is unreachable (connect refused/timeout, connection lost, pool empty), or
+  a statement ran past DB_STATEMENT_TIMEOUT_MS and was cancelled; both with Retry-After.
 - 500: anything unexpected; logged with the request id, the client gets no internals.
 """
 
@@ -16,11 +17,14 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from .core.db import describe_db_error, is_connection_problem
+from .core.db import describe_db_error, is_connection_problem, is_statement_timeout
 
 log = logging.getLogger("todo_api.errors")
 
 DB_UNAVAILABLE_DETAIL = "The database is unavailable right now. Try again in a moment."
+STATEMENT_TIMEOUT_DETAIL = (
+    "The request took too long in the database and was stopped. Try again, or narrow it."
+)
 
 
 def _validation_items(exc: RequestValidationError) -> list[dict[str, object]]:
@@ -50,6 +54,13 @@ def database_unavailable_response(exc: BaseException) -> JSONResponse:
 
 
 async def db_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    if is_statement_timeout(exc):
+        log.warning("statement timeout", extra={"path": request.url.path})
+        return JSONResponse(
+            status_code=503,
+            content={"detail": STATEMENT_TIMEOUT_DETAIL},
+            headers={"Retry-After": "5"},
+        )
     if is_connection_problem(exc):
         return database_unavailable_response(exc)
     log.error("database error", extra={"error": type(exc).__name__})

@@ -8,10 +8,7 @@ answers) while the database is still down.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
-import re
 import sys
 import threading
 from collections.abc import AsyncIterator
@@ -20,12 +17,13 @@ from contextlib import asynccontextmanager
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import sessionmaker
 
-from . import __version__, errors
+from . import __version__, errors, tasks_service
+from .api.docs_page import swagger_page
 from .api.fast_list import TaskListFastPath, list_executor
+from .api.hashing import HashQueue
 from .api.routes import assistant, auth, health, tasks
 from .api.throttle import Throttles
 from .assistant.openai_client import ChatCompletionsClient
@@ -68,7 +66,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # DB_MAX_OVERFLOW stays headroom for readiness probes and the start-up check.
     anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
     app.state.probe_limiter = anyio.CapacityLimiter(2)
-    app.state.hash_limiter = anyio.CapacityLimiter(settings.password_hash_concurrency)
+    app.state.hash_queue = HashQueue(
+        settings.password_hash_concurrency, settings.password_hash_queue
+    )
     # The task list's fast path (api/fast_list.py) runs on these, within the same limiter.
     app.state.list_executor = list_executor(settings.db_pool_size)
     watch_for_shutdown(app.state.stopping)
@@ -122,12 +122,18 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     )
     if settings.docs_enabled:
         _install_docs(app)
-    engine = build_engine(settings)
+    engine = build_engine(settings, statement_timeout_ms=settings.db_statement_timeout_ms)
     app.state.settings = settings
     app.state.stopping = threading.Event()
     app.state.engine = engine
     app.state.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-    app.state.session_factory = sessionmaker(engine, expire_on_commit=False)
+    # The per-user task cap travels with every session, so each writer of tasks (the routes
+    # and the assistant's tools) enforces the same one (tasks_service.create_task).
+    app.state.session_factory = sessionmaker(
+        engine,
+        expire_on_commit=False,
+        info={tasks_service.MAX_TASKS_INFO: settings.max_tasks_per_user},
+    )
     app.state.openai_client = _openai_client(settings)
     app.state.throttles = Throttles.from_settings(settings)
 
@@ -153,21 +159,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
 
 
 def _install_docs(app: FastAPI) -> None:
-    """Swagger UI with a CSP of its own: its script and styles come from the jsDelivr CDN
-    (FastAPI's default; a cluster without internet access shows an empty page), and its one
-    inline script is allowed by hash, not by 'unsafe-inline'."""
-    page = get_swagger_ui_html(openapi_url=OPENAPI_URL, title=f"{app.title} - Swagger UI").body
-    inline = re.findall(rb"<script>(.*?)</script>", bytes(page), re.DOTALL)
-    hashes = " ".join(
-        f"'sha256-{base64.b64encode(hashlib.sha256(script).digest()).decode()}'"
-        for script in inline
-    )
-    csp = (
-        f"default-src 'none'; script-src https://cdn.jsdelivr.net {hashes}; "
-        "style-src https://cdn.jsdelivr.net 'unsafe-inline'; "
-        "img-src https://fastapi.tiangolo.com https://cdn.jsdelivr.net data:; "
-        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-    )
+    page, csp = swagger_page(OPENAPI_URL, f"{app.title} - Swagger UI")
 
     @app.get(DOCS_URL, include_in_schema=False)
     async def docs() -> HTMLResponse:

@@ -15,7 +15,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.pool import NullPool
 
-from .core.config import DatabaseSettings
+from .app_role import ensure_app_role
+from .core.config import DatabaseSettings, normalise_database_url
 from .core.db import build_engine, describe_db_error, wait_for_database
 
 log = logging.getLogger("todo_api.migrate")
@@ -54,6 +55,12 @@ def run(
                     command.upgrade(config, revision)
                 else:
                     command.downgrade(config, revision)
+            if action == "upgrade" and settings.app_database_url is not None:
+                with engine.begin() as connection:
+                    ensure_app_role(
+                        connection,
+                        normalise_database_url(settings.app_database_url.get_secret_value()),
+                    )
         except MigrationError:
             raise
         except Exception as exc:

@@ -86,6 +86,19 @@ class Task(Base):
         ),
         CheckConstraint("char_length(title) BETWEEN 1 AND 200", name="title_length"),
         Index("ix_tasks_user_id_created_at", "user_id", "created_at"),
+        # Trigram indexes serve the list's `q` search (ILIKE '%text%'; migration 0004).
+        Index(
+            "ix_tasks_title_trgm",
+            "title",
+            postgresql_using="gin",
+            postgresql_ops={"title": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_tasks_description_trgm",
+            "description",
+            postgresql_using="gin",
+            postgresql_ops={"description": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -131,3 +144,17 @@ class ConversationMessage(Base):
     role: Mapped[str] = mapped_column(String(16), nullable=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     created_at: Mapped[dt.datetime] = _now_column()
+
+
+class AssistantUsage(Base):
+    """Model tokens one user's assistant turns spent on one UTC day. In the database, so the
+    daily budgets hold across restarts, replicas and worker processes."""
+
+    __tablename__ = "assistant_usage"
+    __table_args__ = (Index("ix_assistant_usage_day", "day"),)
+
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))

@@ -77,7 +77,15 @@ Name = Annotated[
 
 
 class RequestModel(BaseModel):
+    """Every request body. A NUL in any string field is a 422 naming the field: PostgreSQL
+    text cannot hold NUL, and the driver would otherwise turn it into a 500."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul_anywhere(cls, value: object) -> object:
+        return _no_nul(value) if isinstance(value, str) else value
 
 
 # ---------------------------------------------------------------- auth
@@ -171,7 +179,9 @@ class TaskPage(BaseModel):
 
 # Bounds of the list's paging parameters (the route's Query() and TaskListQuery share them).
 LIST_LIMIT_MAX = 100
-LIST_OFFSET_MAX = 1_000_000
+# Deep offsets make PostgreSQL produce and discard every row before the page: bounded here
+# (a 422 naming `offset`) so one request cannot hold a connection for seconds.
+LIST_OFFSET_MAX = 10_000
 
 
 class TaskListQuery(BaseModel):

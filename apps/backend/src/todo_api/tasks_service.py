@@ -25,8 +25,19 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from .models import PRIORITIES, Task
+from .models import PRIORITIES, Task, User
 from .users_service import live_session
+
+# Key of the per-user task cap (MAX_TASKS_PER_USER) in Session.info; the app's session
+# factory sets it. Sessions without it (scripts, tests of the service alone) have no cap.
+MAX_TASKS_INFO = "max_tasks_per_user"
+
+
+class TaskLimitReached(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} tasks per user (MAX_TASKS_PER_USER)")
+        self.limit = limit
+
 
 _PRIORITY_RANK = case({name: rank for rank, name in enumerate(PRIORITIES, 1)}, value=Task.priority)
 _SORT_COLUMNS = {
@@ -189,6 +200,7 @@ def create_task(
     priority: str = "medium",
     due_date: dt.date | None = None,
 ) -> Task:
+    _check_room(session, user_id)
     task = Task(
         user_id=user_id, title=title, description=description, priority=priority, due_date=due_date
     )
@@ -196,6 +208,18 @@ def create_task(
     session.flush()
     session.refresh(task)
     return task
+
+
+def _check_room(session: Session, user_id: int) -> None:
+    """TaskLimitReached when the user already holds the cap. The user's row is locked first,
+    so concurrent creates for one user count one after the other and cannot overshoot."""
+    limit = session.info.get(MAX_TASKS_INFO)
+    if limit is None:
+        return
+    session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    held = session.scalar(select(func.count()).select_from(Task).where(Task.user_id == user_id))
+    if (held or 0) >= limit:
+        raise TaskLimitReached(limit)
 
 
 def update_task(session: Session, task: Task, changes: dict[str, object]) -> Task:

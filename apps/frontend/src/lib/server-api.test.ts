@@ -12,6 +12,7 @@ describe("hasSessionCookie", () => {
   it("finds the backend's session cookie among others", () => {
     expect(hasSessionCookie("theme=dark; todo_session=abc.def")).toBe(true);
     expect(hasSessionCookie("todo_session=x")).toBe(true);
+    expect(hasSessionCookie("theme=dark; __Host-todo_session=x")).toBe(true);
     expect(hasSessionCookie("not_todo_session=x; other=1")).toBe(false);
     expect(hasSessionCookie("")).toBe(false);
   });

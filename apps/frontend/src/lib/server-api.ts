@@ -6,11 +6,15 @@ import { backendFetch } from "./backend-http";
 import { apiBaseUrl } from "./config";
 
 /** The backend's session cookie. Only used to word a message ("your session has expired"):
- * whether someone is signed in is always the backend's answer, never this name's presence. */
+ * whether someone is signed in is always the backend's answer, never this name's presence.
+ * Over HTTPS (COOKIE_SECURE) the backend names it with the __Host- prefix. */
 export const SESSION_COOKIE = "todo_session";
+const SESSION_COOKIE_NAMES = [SESSION_COOKIE, `__Host-${SESSION_COOKIE}`];
 
 export function hasSessionCookie(cookieHeader: string): boolean {
-  return cookieHeader.split(";").some((part) => part.trim().startsWith(`${SESSION_COOKIE}=`));
+  return cookieHeader
+    .split(";")
+    .some((part) => SESSION_COOKIE_NAMES.some((name) => part.trim().startsWith(`${name}=`)));
 }
 
 export async function serverApi(): Promise<{ api: Api; hasCookie: boolean; hadSession: boolean }> {

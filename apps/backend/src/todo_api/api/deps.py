@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import users_service
 from ..core.config import Settings
-from ..core.security import SESSION_COOKIE, InvalidToken, decode_access_token
+from ..core.security import InvalidToken, decode_access_token, session_cookie_name
 from ..models import User
 
 P = ParamSpec("P")
@@ -72,8 +72,11 @@ class Principal:
 
 
 def request_token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str | None:
-    """The session token: the Bearer header first, else the cookie."""
-    return credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE)
+    """The session token: the Bearer header first, else the cookie (by the name the app sets:
+    with COOKIE_SECURE only the __Host- one, which no other site of the domain can plant)."""
+    if credentials:
+        return credentials.credentials
+    return request.cookies.get(session_cookie_name(request.app.state.settings.cookie_secure))
 
 
 async def get_principal(

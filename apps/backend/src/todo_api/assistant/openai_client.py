@@ -8,11 +8,15 @@ OpenAI's error type only.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 log = logging.getLogger("todo_api.assistant.openai")
+
+# What an answer without `usage` is counted as (a generous single call).
+UNREPORTED_USAGE_TOKENS = 4_000
 
 
 class UpstreamError(Exception):
@@ -61,8 +65,9 @@ class ChatCompletionsClient:
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]],
         timeout_seconds: float | None = None,
-    ) -> dict[str, Any]:
-        """The assistant message of the first choice: {role, content, tool_calls?}."""
+    ) -> Completion:
+        """The assistant message of the first choice ({role, content, tool_calls?}) and the
+        tokens the call cost (what the daily budgets count)."""
         body = {"model": self.model, "messages": messages, "tools": tools, "tool_choice": "auto"}
         try:
             timeout = (
@@ -93,13 +98,30 @@ class ChatCompletionsClient:
             raise UpstreamError(f"The assistant service failed (HTTP {response.status_code}).")
 
         try:
-            message = response.json()["choices"][0]["message"]
+            answer = response.json()
+            message = answer["choices"][0]["message"]
             if not isinstance(message, dict):
                 raise TypeError
         except (ValueError, KeyError, IndexError, TypeError):
             log.warning("assistant upstream sent an unexpected answer")
             raise UpstreamError("The assistant service sent an unexpected answer.") from None
-        return message
+        return Completion(message, _total_tokens(answer))
+
+
+@dataclass(frozen=True)
+class Completion:
+    message: dict[str, Any]
+    tokens: int
+
+
+def _total_tokens(answer: dict[str, Any]) -> int:
+    """usage.total_tokens; an answer without usage counts as the longest one we allow, so a
+    server that leaves it out cannot make the budgets unlimited."""
+    usage = answer.get("usage") if isinstance(answer, dict) else None
+    total = usage.get("total_tokens") if isinstance(usage, dict) else None
+    if isinstance(total, int) and not isinstance(total, bool) and total >= 0:
+        return total
+    return UNREPORTED_USAGE_TOKENS
 
 
 def _error_type(response: httpx.Response) -> str | None:

@@ -10,6 +10,9 @@ the client gets them (actions, conversation_id) with an `error` instead of a bar
 Cost and memory are bounded: history is loaded newest-first within a size budget, tool
 results are capped, a conversation that outgrew the model's context starts afresh, and two
 turns racing on one conversation cannot interleave (unique position; the later one is 409).
+At most MAX_TOOL_CALLS_PER_ANSWER tool calls of one model answer and MAX_TOOL_CALLS_PER_TURN
+of one turn run (the rest are answered to the model as refused), and the daily token
+budgets (budget.py) are checked before every model call.
 """
 
 from __future__ import annotations
@@ -29,12 +32,17 @@ from starlette.concurrency import run_in_threadpool
 
 from ..models import Conversation, ConversationMessage
 from ..schemas import AssistantAction
+from . import budget
+from .budget import Budgets, BudgetSpent
 from .openai_client import ChatCompletionsClient, ContextTooLong, UpstreamError, UpstreamTimeout
-from .tools import TOOLS, execute
+from .tools import TOOLS, ToolOutcome, execute
 
 log = logging.getLogger("todo_api.assistant")
 
 MAX_TOOL_ROUNDS = 5
+# One model answer asking for hundreds of add_task calls must not create hundreds of tasks.
+MAX_TOOL_CALLS_PER_ANSWER = 10
+MAX_TOOL_CALLS_PER_TURN = 20
 MAX_HISTORY_MESSAGES = 40
 # Characters of stored JSON replayed to the model (~10k tokens): older messages drop out.
 HISTORY_BUDGET_CHARS = 40_000
@@ -175,12 +183,46 @@ def _store(
 
 
 def _load_and_release(
-    session: Session, user_id: int, conversation_id: uuid.UUID | None
+    session: Session, user_id: int, conversation_id: uuid.UUID | None, budgets: Budgets
 ) -> tuple[list[dict[str, Any]], int]:
     try:
+        budget.check(session, user_id, budgets)  # BudgetSpent: no model call at all
         return _load(session, user_id, conversation_id)
     finally:
         session.close()  # no connection (and no transaction) held while the model thinks
+
+
+def _cap_calls(assistant: dict[str, Any]) -> int:
+    """Keeps the first MAX_TOOL_CALLS_PER_ANSWER tool calls of a model answer and returns how
+    many were dropped. Dropped calls are neither run nor stored: every stored call needs a
+    stored result, and hundreds of them would push the turn's own start out of the replayed
+    history. The model reads the refusal in the last kept call's result instead."""
+    calls = assistant.get("tool_calls", [])
+    dropped = max(0, len(calls) - MAX_TOOL_CALLS_PER_ANSWER)
+    if dropped:
+        assistant["tool_calls"] = calls[:MAX_TOOL_CALLS_PER_ANSWER]
+    return dropped
+
+
+_REFUSED = (
+    "refused: at most {answer} tool calls run per answer and {turn} per message; {what} "
+    "Tell the user what was done and that they can ask for the rest."
+)
+
+
+def _refusal(what: str) -> str:
+    return _REFUSED.format(
+        answer=MAX_TOOL_CALLS_PER_ANSWER, turn=MAX_TOOL_CALLS_PER_TURN, what=what
+    )
+
+
+@dataclass
+class RoundResult:
+    conversation_id: uuid.UUID
+    position: int
+    actions: list[AssistantAction]
+    executed: int  # tool calls that ran
+    spent: BudgetSpent | None  # a budget ran out with this round: no further model call
 
 
 def _apply_round(
@@ -190,10 +232,16 @@ def _apply_round(
     position: int,
     pending: list[dict[str, Any]],
     assistant: dict[str, Any],
-) -> tuple[uuid.UUID, int, list[AssistantAction]]:
-    """One answered round in one transaction: the messages, and the task changes its tool
-    calls make (each call's result is appended to `pending` for the model to read)."""
+    tokens: int,
+    executed_in_turn: int,
+    dropped: int,
+    budgets: Budgets,
+) -> RoundResult:
+    """One answered round in one transaction: the messages, the tokens the answer cost, and
+    the task changes its tool calls make (each call's result is appended to `pending` for
+    the model to read; calls beyond the caps are answered as refused, not run)."""
     actions: list[AssistantAction] = []
+    executed = 0
     try:
         if conversation_id is None:
             conversation = Conversation(user_id=user_id)
@@ -206,24 +254,35 @@ def _apply_round(
                 .where(Conversation.id == conversation_id)
                 .values(updated_at=func.now())
             )
-        for call in assistant.get("tool_calls", []):
-            outcome = execute(
-                session, user_id, call["function"]["name"], call["function"]["arguments"]
-            )
+        budget.record(session, user_id, tokens)
+        calls = assistant.get("tool_calls", [])
+        for index, call in enumerate(calls):
+            if executed_in_turn + executed >= MAX_TOOL_CALLS_PER_TURN:
+                outcome = ToolOutcome({"ok": False, "error": _refusal("this one did not run.")})
+            else:
+                outcome = execute(
+                    session, user_id, call["function"]["name"], call["function"]["arguments"]
+                )
+                executed += 1
             if outcome.action is not None:
                 actions.append(outcome.action)
             log.info(
                 "assistant tool call",
                 extra={"tool": call["function"]["name"], "ok": bool(outcome.result.get("ok"))},
             )
+            result = outcome.result
+            if dropped and index == len(calls) - 1:
+                result = {**result, "refused": _refusal(f"{dropped} more calls did not run.")}
             pending.append(
-                {
-                    "role": "tool",
-                    "tool_call_id": call["id"],
-                    "content": _tool_content(outcome.result),
-                }
+                {"role": "tool", "tool_call_id": call["id"], "content": _tool_content(result)}
             )
         position = _store(session, conversation_id, position, pending)
+        spent = None
+        if "tool_calls" in assistant:  # the model would be called again
+            try:
+                budget.check(session, user_id, budgets)
+            except BudgetSpent as exc:
+                spent = exc
         try:
             session.commit()
         except IntegrityError:
@@ -231,7 +290,7 @@ def _apply_round(
             # its task changes included, is rolled back as a whole.
             session.rollback()
             raise ConversationBusy from None
-        return conversation_id, position, actions
+        return RoundResult(conversation_id, position, actions, executed, spent)
     finally:
         session.close()
 
@@ -242,13 +301,14 @@ async def chat(
     user_id: int,
     message: str,
     conversation_id: uuid.UUID | None,
+    budgets: Budgets,
 ) -> ChatResult:
     """Database steps run in the thread pool, briefly; waiting for the model holds neither a
-    thread nor a connection (the HTTP call is async)."""
+    thread nor a connection (the HTTP call is async). BudgetSpent before any model call."""
     history, position = await run_in_threadpool(
-        _load_and_release, session, user_id, conversation_id
+        _load_and_release, session, user_id, conversation_id, budgets
     )
-    turn = _Turn(conversation_id, history, position, message)
+    turn = _Turn(conversation_id, history, position, message, budgets)
     try:
         return await turn.run(session, client, user_id)
     except (UpstreamError, ConversationBusy) as exc:
@@ -273,8 +333,10 @@ class _Turn:
     history: list[dict[str, Any]]
     position: int
     message: str
+    budgets: Budgets
     actions: list[AssistantAction] = field(default_factory=list)
     rounds_stored: int = 0
+    tool_calls_run: int = 0
 
     async def run(
         self, session: Session, client: ChatCompletionsClient, user_id: int
@@ -288,7 +350,7 @@ class _Turn:
             if remaining <= 0:
                 raise UpstreamTimeout("The assistant service did not answer in time.")
             try:
-                answer = await client.complete(
+                completion = await client.complete(
                     [_system_message(), *_trim(self.history + pending)], TOOLS, remaining
                 )
             except ContextTooLong:
@@ -299,9 +361,10 @@ class _Turn:
                 log.info("conversation outgrew the model's context; starting a fresh one")
                 self.conversation_id, self.history, self.position = None, [], 0
                 continue
-            assistant = _clean_assistant_message(answer)
+            assistant = _clean_assistant_message(completion.message)
+            dropped = _cap_calls(assistant)
             pending.append(assistant)
-            self.conversation_id, self.position, done = await run_in_threadpool(
+            done = await run_in_threadpool(
                 _apply_round,
                 session,
                 user_id,
@@ -309,9 +372,15 @@ class _Turn:
                 self.position,
                 pending,
                 assistant,
+                completion.tokens,
+                self.tool_calls_run,
+                dropped,
+                self.budgets,
             )
+            self.conversation_id, self.position = done.conversation_id, done.position
             self.rounds_stored += 1
-            self.actions.extend(done)
+            self.tool_calls_run += done.executed
+            self.actions.extend(done.actions)
             self.history.extend(pending)
             pending = []
 
@@ -319,14 +388,20 @@ class _Turn:
                 return ChatResult(
                     self.conversation_id, assistant.get("content") or "", self.actions
                 )
+            if done.spent is not None:  # the user is told plainly, in the reply itself
+                return await self._finish(session, done.spent.message, error=done.spent.message)
             log.debug("assistant round done", extra={"round": round_number})
 
-        final = {"role": "assistant", "content": GAVE_UP_REPLY}
+        return await self._finish(session, GAVE_UP_REPLY)
+
+    async def _finish(self, session: Session, reply: str, error: str | None = None) -> ChatResult:
+        """Ends the turn with a reply of ours (stored, so the history stays well-formed)."""
         assert self.conversation_id is not None
+        final = {"role": "assistant", "content": reply}
         await run_in_threadpool(
             _store_and_commit, session, self.conversation_id, self.position, [final]
         )
-        return ChatResult(self.conversation_id, GAVE_UP_REPLY, self.actions)
+        return ChatResult(self.conversation_id, reply, self.actions, error)
 
 
 def _store_and_commit(
@@ -342,4 +417,12 @@ def _store_and_commit(
         session.close()
 
 
-__all__ = ["ChatResult", "ConversationBusy", "ConversationNotFound", "UpstreamError", "chat"]
+__all__ = [
+    "BudgetSpent",
+    "Budgets",
+    "ChatResult",
+    "ConversationBusy",
+    "ConversationNotFound",
+    "UpstreamError",
+    "chat",
+]

@@ -89,7 +89,10 @@ def _not_found(task_id: int) -> ToolOutcome:
 
 
 def _add(session: Session, user_id: int, args: AddTaskArgs) -> ToolOutcome:
-    task = tasks_service.create_task(session, user_id, **args.model_dump())
+    try:
+        task = tasks_service.create_task(session, user_id, **args.model_dump())
+    except tasks_service.TaskLimitReached as exc:
+        return ToolOutcome({"ok": False, "error": f"task limit reached: {exc}"})
     public = TaskPublic.model_validate(task)
     return ToolOutcome(
         {"ok": True, "task": _task_json(task)}, AssistantAction(type="created", task=public)

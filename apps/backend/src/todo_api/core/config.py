@@ -1,10 +1,13 @@
 """Settings from the environment (pydantic-settings).
 
 Names are the contract of docs/architecture.md (at the repository root): secrets DATABASE_URL,
-AUTH_SECRET, OPENAI_API_KEY; tuning ENVIRONMENT, LOG_LEVEL, OPENAI_*, DB_*,
+AUTH_SECRET, OPENAI_API_KEY, APP_DATABASE_URL (the migrator's, embedded PostgreSQL only);
+tuning ENVIRONMENT, LOG_LEVEL, OPENAI_*, DB_*,
 ACCESS_TOKEN_EXPIRE_MINUTES, COOKIE_SECURE, WEB_CONCURRENCY, API_DOCS_ENABLED, TRUSTED_PROXIES,
-ALLOWED_ORIGINS, PASSWORD_HASH_CONCURRENCY, AUTH_RATE_PER_ADDRESS, AUTH_RATE_PER_ACCOUNT,
-ASSISTANT_TURNS_PER_HOUR.
+ALLOWED_ORIGINS, PASSWORD_HASH_CONCURRENCY, PASSWORD_HASH_QUEUE, AUTH_RATE_PER_ADDRESS,
+AUTH_RATE_PER_ACCOUNT, AUTH_SLOWDOWN_PER_ACCOUNT, ASSISTANT_TURNS_PER_HOUR,
+DB_STATEMENT_TIMEOUT_MS, MAX_TASKS_PER_USER, ASSISTANT_TOKENS_PER_USER_PER_DAY,
+ASSISTANT_TOKENS_PER_DAY.
 
 Secrets are SecretStr so that a repr, a log line or a traceback never shows them, and
 configuration errors are reported by variable name only (see ``describe_errors``).
@@ -27,10 +30,10 @@ from sqlalchemy.exc import ArgumentError
 _POSTGRES_SCHEMES = {"postgres", "postgresql"}
 DRIVER = "postgresql+psycopg"
 MIN_AUTH_SECRET_LENGTH = 32
-# Who may tell us the client's address in X-Forwarded-For: loopback and the private ranges a
-# cluster's pods and an Ingress controller live in. The NetworkPolicy lets only the Ingress
-# controller and the frontend reach the backend, so in the cluster that means the Ingress.
-DEFAULT_TRUSTED_PROXIES = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+# Who may tell us the client's address in X-Forwarded-For: nobody unless the deployment names
+# its own Ingress hop (the chart does). Trusting whole private ranges let any pod that reaches
+# the backend directly pick its own throttle key, and one private hop merge every client.
+DEFAULT_TRUSTED_PROXIES = ""
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -97,17 +100,27 @@ class DatabaseSettings(BaseSettings):
     db_max_overflow: int = Field(default=5, ge=0, le=100)
     # libpq counts whole seconds and treats anything below 2 as 2.
     db_connect_timeout_seconds: int = Field(default=5, ge=1, le=120)
+    # `todo-api migrate` only: the URL the API connects with, when the deployment owns the
+    # database (the chart's embedded PostgreSQL). Its role is created or updated with this
+    # password and granted row access and nothing else (app_role.py).
+    app_database_url: SecretStr | None = None
 
     @field_validator("log_level", "environment", mode="before")
     @classmethod
     def _lowercase(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "app_database_url")
     @classmethod
-    def _check_database_url(cls, value: SecretStr) -> SecretStr:
-        normalise_database_url(value.get_secret_value())
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            normalise_database_url(value.get_secret_value())
         return value
+
+    @field_validator("app_database_url", mode="before")
+    @classmethod
+    def _empty_url_means_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def sqlalchemy_url(self) -> URL:
@@ -115,10 +128,14 @@ class DatabaseSettings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Strings that must never reach a log line."""
-        url = self.sqlalchemy_url
-        values = [self.database_url.get_secret_value()]
-        if url.password:
-            values.append(str(url.password))
+        values = []
+        for secret in (self.database_url, self.app_database_url):
+            if secret is None:
+                continue
+            values.append(secret.get_secret_value())
+            password = normalise_database_url(secret.get_secret_value()).password
+            if password:
+                values.append(str(password))
         return values
 
 
@@ -141,10 +158,26 @@ class Settings(DatabaseSettings):
     allowed_origins: str = ""
     # argon2 runs on its own threads, this many per process, never on the request threads.
     password_hash_concurrency: int = Field(default=1, ge=1, le=16)
-    # Login + register attempts per minute (0 = no limit); per process.
+    # Logins/registrations allowed to wait for those threads; more answer 503 at once (a burst
+    # must not queue for many seconds: 16 waiting x ~30 ms a hash stays well under a second).
+    password_hash_queue: int = Field(default=16, ge=0, le=10_000)
+    # Login + register attempts per minute (0 = no limit); per process. Per address: any
+    # attempt. Per account: failures per (account, client address), then 429 for that client
+    # only. Slowdown: failures per account from all addresses, then each attempt waits a
+    # second before its hash (never refused: strangers cannot lock the owner out).
     auth_rate_per_address: int = Field(default=30, ge=0, le=100_000)
     auth_rate_per_account: int = Field(default=10, ge=0, le=100_000)
+    auth_slowdown_per_account: int = Field(default=20, ge=0, le=100_000)
     assistant_turns_per_hour: int = Field(default=60, ge=0, le=100_000)
+    # Model tokens per UTC day, counted in the database (0 = no limit): per user, and for
+    # the whole deployment (a ceiling on what the OpenAI key can cost in a day).
+    assistant_tokens_per_user_per_day: int = Field(default=200_000, ge=0, le=10**10)
+    assistant_tokens_per_day: int = Field(default=5_000_000, ge=0, le=10**12)
+    # Bounded database work. Every statement of the API's connections is cancelled after this
+    # (the request answers 503 with Retry-After); migrations run without it.
+    db_statement_timeout_ms: int = Field(default=5_000, ge=100, le=600_000)
+    # Tasks one user may hold; creating one more is a 409 naming the cap.
+    max_tasks_per_user: int = Field(default=10_000, ge=1, le=1_000_000)
 
     @field_validator("auth_secret")
     @classmethod

@@ -60,7 +60,11 @@ def connect_args(settings: DatabaseSettings) -> dict[str, object]:
     return args
 
 
-def build_engine(settings: DatabaseSettings, **overrides) -> Engine:
+def build_engine(
+    settings: DatabaseSettings, *, statement_timeout_ms: int | None = None, **overrides
+) -> Engine:
+    """statement_timeout_ms: set on every connection the engine opens (the API's engine);
+    the migrator passes none, since DDL on a big table may rightly take longer."""
     options: dict[str, object] = {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
@@ -75,8 +79,36 @@ def build_engine(settings: DatabaseSettings, **overrides) -> Engine:
     options.update(overrides)
     engine = create_engine(settings.sqlalchemy_url, **options)
     _ping_idle_connections(engine)
+    if statement_timeout_ms:
+        _limit_statements(engine, statement_timeout_ms)
     ConnectGate().install(engine)
     return engine
+
+
+# The planner's price of a random page read for the API's queries. PostgreSQL's default (4)
+# models spinning disks; on SSD-backed storage (Neon, any cloud volume, a laptop) 1.1 is the
+# usual setting. It decides the task search: at 100k tasks of one user the planner took a
+# sequential scan (230 ms) over the trigram indexes (9 ms) for q=milk (bench/task_search.py).
+RANDOM_PAGE_COST = 1.1
+
+
+def _limit_statements(engine: Engine, timeout_ms: int) -> None:
+    """A session-level statement_timeout on each new connection: no request can hold a pooled
+    connection (and the server's CPU) for longer, whatever it asks. A SET rather than the
+    `options` startup parameter, which would replace any `options` the DATABASE_URL carries.
+    The API's planner cost comes along (RANDOM_PAGE_COST)."""
+
+    @event.listens_for(engine, "connect")
+    def _set_timeout(dbapi_connection, record) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET statement_timeout = {int(timeout_ms)}")
+            cursor.execute(f"SET random_page_cost = {RANDOM_PAGE_COST}")
+        dbapi_connection.commit()
+
+
+def is_statement_timeout(exc: BaseException) -> bool:
+    """The server cancelled the statement (statement_timeout), not a lost database."""
+    return isinstance(getattr(exc, "orig", None), psycopg.errors.QueryCanceled)
 
 
 class ConnectGate:
@@ -169,6 +201,8 @@ def _ping_idle_connections(engine: Engine) -> None:
 
 
 def is_connection_problem(exc: BaseException) -> bool:
+    if is_statement_timeout(exc):
+        return False
     if isinstance(exc, DB_UNAVAILABLE_ERRORS):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)

@@ -14,6 +14,15 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 ALGORITHM = "HS256"
 SESSION_COOKIE = "todo_session"
+# Over HTTPS the cookie carries the __Host- prefix: browsers then accept it only with Secure,
+# Path=/ and no Domain, so a sibling subdomain cannot plant or shadow a session cookie.
+SECURE_SESSION_COOKIE = f"__Host-{SESSION_COOKIE}"
+
+
+def session_cookie_name(secure: bool) -> str:
+    """The session cookie's name for COOKIE_SECURE (the only name read back, too)."""
+    return SECURE_SESSION_COOKIE if secure else SESSION_COOKIE
+
 
 # argon2id with OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): ~30 ms here, which
 # keeps login cheap for the server and still expensive for an offline guesser. Hashes made

@@ -3,21 +3,21 @@
 Login answers the same 401 for an unknown email and a wrong password, and spends the same
 argon2 work in both cases, so it cannot be used to find out which emails have accounts.
 
-argon2 runs on its own small thread limiter (PASSWORD_HASH_CONCURRENCY per process), never
-on the request threads that serve tasks, and login/register are throttled per client
-address and per account before any hashing: a login flood costs the task API neither
-threads nor (beyond that limiter) CPU.
+argon2 runs on its own small, bounded queue (api/hashing.py), never on the request threads
+that serve tasks, and login/register are throttled per client address and per (account,
+client) before any hashing (api/throttle.py): a login flood costs the task API neither
+threads nor (beyond that queue) CPU, and a stranger's failures never lock the owner out.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
-import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -25,18 +25,19 @@ from starlette.concurrency import run_in_threadpool
 from ... import users_service
 from ...core.config import Settings
 from ...core.security import (
-    SESSION_COOKIE,
     InvalidToken,
     create_access_token,
     decode_access_token,
     hash_password,
     needs_rehash,
+    session_cookie_name,
     session_expiry,
     verify_password,
 )
 from ...models import User
 from ...schemas import LoginRequest, LoginResponse, RegisterRequest, UserPublic
 from ..deps import Credentials, CurrentUser, SessionDep, SettingsDep, request_token
+from ..throttle import AccountAttempt
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 log = logging.getLogger("todo_api.auth")
@@ -46,13 +47,25 @@ _BAD_CREDENTIALS = HTTPException(
     detail="Incorrect email or password",
     headers={"WWW-Authenticate": "Bearer"},
 )
-_THROTTLED = {429: {"description": "Too many attempts (see Retry-After)"}}
+_THROTTLED = {
+    429: {"description": "Too many attempts from this address (see Retry-After)"},
+    503: {"description": "Too many sign-ins waiting for a password hash (see Retry-After)"},
+}
 
 T = TypeVar("T")
 
 
 async def _hashing(request: Request, function: Callable[..., T], *args: object) -> T:
-    return await anyio.to_thread.run_sync(function, *args, limiter=request.app.state.hash_limiter)
+    return await request.app.state.hash_queue.run(function, *args)
+
+
+async def _attempt(request: Request, account: str) -> AccountAttempt:
+    """Counts the attempt (the address was checked before routing); 429 for this client
+    only, or a short wait while the account is under a distributed guess."""
+    attempt = request.app.state.throttles.account_attempt(account, request)
+    if attempt.delay:
+        await asyncio.sleep(attempt.delay)
+    return attempt
 
 
 def _in_thread_then_close(session: Session, function: Callable[..., T], *args: object) -> T:
@@ -71,8 +84,7 @@ def _in_thread_then_close(session: Session, function: Callable[..., T], *args: o
     responses={409: {"description": "Email already registered"}, **_THROTTLED},
 )
 async def register(body: RegisterRequest, request: Request, session: SessionDep) -> User:
-    throttles = request.app.state.throttles
-    throttles.check_account(body.email)  # the address was checked before routing
+    attempt = await _attempt(request, body.email)
     taken = await run_in_threadpool(
         _in_thread_then_close, session, users_service.email_taken, body.email
     )
@@ -91,7 +103,7 @@ async def register(body: RegisterRequest, request: Request, session: SessionDep)
             taken = True  # registered by a concurrent request since the check
     if taken:
         raise HTTPException(status.HTTP_409_CONFLICT, "An account with this email already exists")
-    throttles.auth_account.refund(body.email)  # only failures count against the account
+    attempt.succeeded()
     log.info("user registered", extra={"user_id": user.id})
     return user
 
@@ -114,8 +126,7 @@ async def login(
     settings: SettingsDep,
 ) -> LoginResponse:
     email = body.email.strip().lower()
-    throttles = request.app.state.throttles
-    throttles.check_account(email)  # the address was checked before routing
+    attempt = await _attempt(request, email)
     user = await run_in_threadpool(
         _in_thread_then_close, session, users_service.find_by_email, email
     )
@@ -125,7 +136,7 @@ async def login(
     if user is None or not verified:
         log.info("login failed")
         raise _BAD_CREDENTIALS
-    throttles.auth_account.refund(email)  # only failures count against the account
+    attempt.succeeded()
     new_hash = None
     if needs_rehash(user.password_hash):
         new_hash = await _hashing(request, hash_password, body.password)
@@ -141,7 +152,7 @@ async def login(
     if body.session == "bearer":
         return LoginResponse(access_token=token, token_type="bearer", user=public)  # noqa: S106
     response.set_cookie(
-        SESSION_COOKIE,
+        session_cookie_name(settings.cookie_secure),
         token,
         max_age=settings.access_token_expire_minutes * 60,
         expires=expires,
@@ -183,7 +194,11 @@ async def logout(
 def _cleared(settings: Settings) -> Response:
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(
-        SESSION_COOKIE, path="/", httponly=True, secure=settings.cookie_secure, samesite="lax"
+        session_cookie_name(settings.cookie_secure),
+        path="/",
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="lax",
     )
     return response
 

@@ -89,18 +89,28 @@ def list_tasks(
     return Response(list_page(engine, principal, flt), media_type="application/json")
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskPublic)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TaskPublic,
+    responses={409: {"description": "The user already holds MAX_TASKS_PER_USER tasks"}},
+)
 @releases_session
 def create_task(body: TaskCreate, principal: CurrentPrincipal, session: SessionDep) -> Task:
     require_session(session, principal)
-    task = tasks_service.create_task(
-        session,
-        principal.user_id,
-        title=body.title,
-        description=body.description,
-        priority=body.priority,
-        due_date=body.due_date,
-    )
+    try:
+        task = tasks_service.create_task(
+            session,
+            principal.user_id,
+            title=body.title,
+            description=body.description,
+            priority=body.priority,
+            due_date=body.due_date,
+        )
+    except tasks_service.TaskLimitReached as exc:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"Task limit reached: {exc}. Delete some tasks first."
+        ) from None
     session.commit()
     return task
 
