@@ -12,7 +12,9 @@ ValidatingWebhookConfiguration through admissionregistration.k8s.io/v1beta1, whi
 server stopped serving in Kubernetes 1.22. CERTGEN_PATCH moves it to admissionregistration/v1
 (the same Go types and fields; only the import path, its alias and the clientset's group
 accessor change). The module source is copied out of GOMODCACHE into a build dir, patched
-there, and the wrapper `replace`s the module with that dir.
+there, and the wrapper `replace`s the module with that dir. Its client-go stays v0.19.2: an
+Update through its v1 types drops webhook fields newer than 1.19 (matchConditions); the
+addon's webhook configuration has none.
 
 Build environment: GOMODCACHE/GOCACHE under the shared ~/.cache/todo/go, GOTOOLCHAIN=local,
 -mod=mod, no VCS stamping, CGO_ENABLED=0 (static binaries for FROM-scratch images), `nice`.
