@@ -40,11 +40,12 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from tools.cluster import pause
+from tools.cluster import pause, pins
 from tools.docker import base_images
 from tools.docker.engine import DockerError, cache_dir, docker, docker_build, ensure_daemon, file_lock, image_id
+from tools.minikube import paths
 
-KUBERNETES_VERSION = "v1.35.1"
+KUBERNETES_VERSION = pins.KUBERNETES_VERSION
 STORAGE_PROVISIONER_TAG = "v5"
 ARCH = "amd64"
 RECIPE_LABEL = "todo.minikube-image.recipe-sha256"
@@ -170,8 +171,8 @@ def dockerfiles() -> dict[str, str]:
 
 
 def mini_path(minikube_home: Path) -> Path:
-    """localpath.MiniPath() for MINIKUBE_HOME=minikube_home."""
-    return minikube_home if minikube_home.name == ".minikube" else minikube_home / ".minikube"
+    """localpath.MiniPath() for MINIKUBE_HOME=minikube_home (tools/minikube/paths.py owns the rule)."""
+    return paths.mini_path({"MINIKUBE_HOME": str(minikube_home)})
 
 
 def image_cache_dir(minikube_home: Path, arch: str = ARCH) -> Path:

@@ -105,7 +105,7 @@ def load_controller_module() -> types.ModuleType:
 def traefik_binary() -> Path:
     """The repo's Traefik build (tools/cluster/build.py), compiled first if it is missing."""
     if not cluster_build.is_built("traefik"):
-        cluster_build.build_traefik(cluster_build.require_go(), cluster_build.addon_env())
+        cluster_build.build_traefik(cluster_build.require_go(), cluster_build.go_env())
     return cluster_build.binary_path("traefik")
 
 

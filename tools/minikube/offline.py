@@ -18,6 +18,7 @@ Steps (each cached; a rerun with nothing changed only checks):
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from pathlib import Path
 from tools.cluster import build as cluster_build
 from tools.cluster import pins
 from tools.docker import engine
-from tools.minikube import build, kicbase, paths
+from tools.minikube import build, gobuild, images, ingress, kicbase, paths
 
 
 @dataclass
@@ -90,14 +91,31 @@ def prepare() -> OfflineRecord:
         lambda: kicbase.ensure(pins.MINIKUBE_VERSION, build.minikube_module_dir(), programs, build.cri_dockerd_units()),
     )
     timed("binary cache", timings, lambda: fill_binaries_cache(pins.bin_dir(), version))
+    binaries = {name: pins.bin_dir() / name for name in (*pins.KUBE_COMMANDS, "etcd")}
+    binaries["coredns"] = cluster_build.binary_path("coredns")
+    binaries["storage-provisioner"] = programs["storage-provisioner"]
+    minikube_home = minikube_home_env()
+    timed("image cache", timings, lambda: images.build_cache_images(binaries, minikube_home))
+    addon = timed(
+        "ingress addon images",
+        timings,
+        lambda: ingress.build_ingress_images(cluster_build.binary_path("traefik"), gobuild.build_certgen()),
+    )
+    assert isinstance(addon, dict)
     record = OfflineRecord(
         kubernetes_version=version,
         start_args=[f"--base-image={base_image}", "--preload=false"],
-        addon_args={},
+        addon_args={"ingress": [f"--images={ingress.addon_images_flag()}"]},
+        node_images=[addon["controller"], addon["certgen"]],
         env={"MINIKUBE_WANTUPDATENOTIFICATION": "false"},
     )
     write_record(record)
     return record
+
+
+def minikube_home_env() -> Path:
+    """MINIKUBE_HOME as given (images.mini_path resolves it as minikube does), or the home dir."""
+    return Path(os.environ.get("MINIKUBE_HOME") or Path.home())
 
 
 def write_record(record: OfflineRecord) -> Path:
