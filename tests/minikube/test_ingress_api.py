@@ -24,6 +24,7 @@ from tools.minikube import ingress
 
 pytestmark = pytest.mark.slow
 
+NODE_IP = "192.168.49.2"  # minikube's usual node address; only reported, never dialled
 ECHO_SERVER = """
 import http.server
 class H(http.server.BaseHTTPRequestHandler):
@@ -58,24 +59,55 @@ def wait_for(url: str, status: int, controller: containers.Container) -> str:
     pytest.fail(f"{url} kept answering {last}; controller logs:\n{controller.logs()[-3000:]}")
 
 
+def ensure(api_server, path: str, body: dict) -> None:
+    """POST unless it exists already (another test may have made it)."""
+    try:
+        api_server.call("POST", path, body)
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 409, exc.read()
+
+
+def controller_pod(api_server, node_ip: str) -> None:
+    """The controller's Pod object with status.hostIP, as the kubelet would report it."""
+    base = "/api/v1/namespaces/ingress-nginx"
+    ensure(api_server, "/api/v1/namespaces", {"metadata": {"name": "ingress-nginx"}})
+    ensure(api_server, f"{base}/serviceaccounts", {"metadata": {"name": "default"}})
+    ensure(
+        api_server,
+        f"{base}/pods",
+        {
+            "metadata": {"name": "ingress-nginx-controller-0"},
+            "spec": {"nodeName": "minikube", "containers": [{"name": "controller", "image": "controller"}]},
+        },
+    )
+    pod = api_server.call("GET", f"{base}/pods/ingress-nginx-controller-0")
+    pod["status"].update(hostIP=node_ip, hostIPs=[{"ip": node_ip}])
+    api_server.call("PUT", f"{base}/pods/ingress-nginx-controller-0/status", pod)
+
+
+def ip_of(container: containers.Container) -> str:
+    return docker("inspect", "--format", "{{.NetworkSettings.IPAddress}}", container.id).stdout.strip()
+
+
 def test_controller_routes_an_nginx_ingress_and_checks_collisions_in_cluster(
     api_server, docker_daemon: None, tmp_path: Path
 ) -> None:
     images = ingress.build_ingress_images()
     namespace = f"t-{uuid.uuid4().hex[:8]}"
     api_server.call("POST", "/api/v1/namespaces", {"metadata": {"name": namespace}})
-    try:
-        api_server.call(
-            "POST",
-            "/apis/networking.k8s.io/v1/ingressclasses",
-            {"metadata": {"name": "nginx"}, "spec": {"controller": "k8s.io/ingress-nginx"}},
-        )
-    except urllib.error.HTTPError as exc:
-        assert exc.code == 409  # another test made it already
-    with containers.docker_run_detached(
-        base_images.build_base_images()["python"], ["python3", "-c", ECHO_SERVER]
-    ) as backend:
-        backend_ip = docker("inspect", "--format", "{{.NetworkSettings.IPAddress}}", backend.id).stdout.strip()
+    ensure(
+        api_server,
+        "/apis/networking.k8s.io/v1/ingressclasses",
+        {"metadata": {"name": "nginx"}, "spec": {"controller": "k8s.io/ingress-nginx"}},
+    )
+    controller_pod(api_server, NODE_IP)
+    python = base_images.build_base_images()["python"]
+    # `dead` listens on nothing: its endpoint refuses connections, like a SIGKILLed pod's.
+    with (
+        containers.docker_run_detached(python, ["python3", "-c", ECHO_SERVER]) as backend,
+        containers.docker_run_detached(python, ["sleep", "3600"]) as dead,
+    ):
+        backend_ip, dead_ip = ip_of(backend), ip_of(dead)
         api_server.call(
             "POST",
             f"/api/v1/namespaces/{namespace}/services",
@@ -88,7 +120,10 @@ def test_controller_routes_an_nginx_ingress_and_checks_collisions_in_cluster(
                 "metadata": {"name": "web-1", "labels": {"kubernetes.io/service-name": "web"}},
                 "addressType": "IPv4",
                 "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
-                "endpoints": [{"addresses": [backend_ip], "conditions": {"ready": True}}],
+                "endpoints": [
+                    {"addresses": [backend_ip], "conditions": {"ready": True}},
+                    {"addresses": [dead_ip], "conditions": {"ready": True}},
+                ],
             },
         )
         api_object = an_ingress()
@@ -102,12 +137,34 @@ def test_controller_routes_an_nginx_ingress_and_checks_collisions_in_cluster(
         tmp_path.chmod(0o755)
         in_cluster = {"KUBERNETES_SERVICE_HOST": api_server.host, "KUBERNETES_SERVICE_PORT": str(api_server.port)}
         account = f"{api_server.service_account}:/var/run/secrets/kubernetes.io/serviceaccount:ro"
-        with run_controller(images["controller"], tmp_path / "certs", in_cluster, [80, 8443], (account,)) as controller:
+        with run_controller(
+            images["controller"], tmp_path / "certs", in_cluster, [80, 8443, 10254], (account,)
+        ) as controller:
             web = f"http://127.0.0.1:{controller.port(80)}"
             assert wait_for(f"{web}/api/items", 200, controller) == "backend saw /api/items"
             assert get(f"{web}/api")[0] == 200
             assert get(f"{web}/apix")[0] == 404  # Prefix matches whole path elements
             assert get(f"{web}/")[0] == 404
+            # Round robin over both endpoints; the refused one is retried on the next (next-endpoint).
+            assert [get(f"{web}/api/{n}")[0] for n in range(10)] == [200] * 10
+            metrics = get(f"http://127.0.0.1:{controller.port(10254)}/metrics")[1]
+            # Traefik counts each attempt per service: the refused ones as 502, which no client saw.
+            refused = [
+                float(line.rsplit(" ", 1)[1])
+                for line in metrics.splitlines()
+                if line.startswith('traefik_service_requests_total{code="502"')
+            ]
+            assert sum(refused) >= 1, metrics[-2000:]
+
+            # Ingress status: the node's address (the Pod's hostIP), as ingress-nginx reports it.
+            status: dict = {}
+            for _ in range(60):  # bounded by count
+                ing = api_server.call("GET", f"/apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses/todo")
+                status = ing.get("status", {}).get("loadBalancer", {})
+                if status.get("ingress"):
+                    break
+                time.sleep(0.5)
+            assert status == {"ingress": [{"ip": NODE_IP}]}, controller.logs()[-2000:]
 
             # The webhook lists Ingresses with the ServiceAccount and refuses a second /api.
             clash = an_ingress()
