@@ -130,6 +130,25 @@ def post_review(port: int, ca: Path, review: dict) -> dict:
         return json.load(response)
 
 
+def run_controller(
+    image: str, certs: Path, env: dict[str, str], ports: list[int], volumes: tuple[str, ...] = ()
+) -> containers.Container:
+    """The controller container as the addon's Deployment runs it: its args, uid 101, only
+    NET_BIND_SERVICE, the webhook certificate Secret at /usr/local/certificates."""
+    return containers.docker_run_detached(
+        image,
+        ADDON_ARGS,
+        env={"POD_NAME": "ingress-nginx-controller-0", "POD_NAMESPACE": "ingress-nginx", **env},
+        ports=ports,
+        user="101",
+        extra_args=[
+            "--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE",
+            "--volume", f"{certs}:/usr/local/certificates:ro",
+            *(arg for volume in volumes for arg in ("--volume", volume)),
+        ],
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def ingress_images(docker_daemon: None) -> dict[str, str]:
     return ingress.build_ingress_images()
@@ -197,16 +216,8 @@ def test_controller_serves_healthz_ports_and_webhook_with_the_addons_args(
 ) -> None:
     ca = write_webhook_certs(tmp_path / "certs")
     tmp_path.chmod(0o755)
-    with containers.docker_run_detached(
-        ingress_images["controller"],
-        ADDON_ARGS,
-        env={"POD_NAME": "ingress-nginx-controller-0", "POD_NAMESPACE": "ingress-nginx",
-             "LD_PRELOAD": "/usr/local/lib/libmimalloc.so"},
-        ports=[80, 443, 8443, 10254],
-        user="101",
-        extra_args=["--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE",
-                    "--volume", f"{tmp_path / 'certs'}:/usr/local/certificates:ro"],
-    ) as controller:  # fmt: skip
+    env = {"LD_PRELOAD": "/usr/local/lib/libmimalloc.so"}
+    with run_controller(ingress_images["controller"], tmp_path / "certs", env, [80, 443, 8443, 10254]) as controller:
         check_controller(controller, ca)
 
 

@@ -57,22 +57,27 @@ CONTROLLER_IMAGE = f"todo-minikube/ingress-controller:traefik-{pins.TRAEFIK_VERS
 CERTGEN_IMAGE = f"todo-minikube/kube-webhook-certgen:{gobuild.CERTGEN_VERSION}-v1api"
 CONTROLLER_UID = 101
 
-CONTROLLER_DOCKERFILE = f"""\
+# Binding :80/:443 as uid {CONTROLLER_UID} with only NET_BIND_SERVICE: a file capability, as on nginx,
+# set in the rootfs stage (it has setcap) and copied in, so the 178 MB binary is one layer, not two.
+CONTROLLER_DOCKERFILE = (
+    images.ROOTFS_STAGE
+    + f"""\
+COPY traefik /traefik
+RUN setcap cap_net_bind_service=+ep /traefik
+
 FROM {base_images.DEBIAN_TAG}
 ARG DEBIAN_FRONTEND=noninteractive
 # python3 runs the launcher; dumb-init is PID 1 as in the nginx image; the addon sets
 # LD_PRELOAD=/usr/local/lib/libmimalloc.so, so that file exists (Debian's mimalloc).
 RUN apt-get update \\
- && apt-get install -y --no-install-recommends python3 dumb-init libcap2-bin libmimalloc2.0 \\
+ && apt-get install -y --no-install-recommends python3 dumb-init libmimalloc2.0 \\
  && rm -rf /var/lib/apt/lists/* \\
  && ln -s /usr/lib/x86_64-linux-gnu/libmimalloc.so.2 /usr/local/lib/libmimalloc.so \\
  && groupadd --system --gid {CONTROLLER_UID} ingress-nginx \\
  && useradd --system --uid {CONTROLLER_UID} --gid {CONTROLLER_UID} --home-dir /etc/ingress-controller \\
       --no-create-home --shell /usr/sbin/nologin ingress-nginx \\
  && install -d -o {CONTROLLER_UID} -g {CONTROLLER_UID} /etc/ingress-controller
-COPY traefik /usr/local/bin/traefik
-# Binding :80/:443 as uid {CONTROLLER_UID} with only NET_BIND_SERVICE: a file capability, as on nginx.
-RUN setcap cap_net_bind_service=+ep /usr/local/bin/traefik
+COPY --from=rootfs /traefik /usr/local/bin/traefik
 COPY controller.py /nginx-ingress-controller
 COPY wait_shutdown.py /wait-shutdown
 RUN chmod 0755 /nginx-ingress-controller /wait-shutdown
@@ -81,6 +86,7 @@ USER {CONTROLLER_UID}:{CONTROLLER_UID}
 ENTRYPOINT ["/usr/bin/dumb-init", "--"]
 CMD ["/nginx-ingress-controller"]
 """
+)
 
 
 def certgen_dockerfile() -> str:
