@@ -39,9 +39,12 @@ TRAEFIK_REPLACES = (
 # A real minikube, compiled here (tools/minikube/build.py): its go.mod has no replace lines.
 MINIKUBE_VERSION = "v1.38.1"
 # What its node runs for the docker runtime, compiled for the offline kic base image. minikube
-# v1.38.1's own kicbase ships cri-dockerd v0.4.1 and crictl v1.35.0; the Go module proxy serves
-# cri-dockerd v0.4.0 and cri-tools v1.34.0 (v1.35.0 is refused), within crictl's skew of one.
-CRI_DOCKERD_VERSION = "v0.4.0"
+# v1.38.1's own kicbase ships cri-dockerd v0.4.1 with docker-ce 28 and crictl v1.35.0. Ours has
+# Debian bookworm's Docker Engine 20.10 (API 1.41), which cri-dockerd 0.4.x refuses ("docker API
+# version is older than 1.42.0"); v0.3.17, the newest 0.3 the Go module proxy serves, takes API
+# >= 1.26 and speaks the same CRI v1 (both build on k8s.io/cri-api v0.30.1). crictl: cri-tools
+# v1.34.0 is served (v1.35.0 is refused), within crictl's skew of one minor.
+CRI_DOCKERD_VERSION = "v0.3.17"
 CRICTL_VERSION = "v1.34.0"
 
 

@@ -9,7 +9,8 @@ Docker Engine with cri-dockerd (compiled from its module) and its systemd units,
 CNI plugins, conntrack, socat, iptables and the rest of the upstream package list.
 
 Where it differs from upstream (documented in tools/minikube/README.md): Debian's docker.io
-(20.10) instead of docker-ce; no containerd-as-runtime extras (nerdctl, buildkit), cri-o,
+(20.10) instead of docker-ce (linked at docker-ce's /usr/bin/dockerd, where minikube's unit
+looks); no containerd-as-runtime extras (nerdctl, buildkit), cri-o,
 podman or the NVIDIA toolkit; and runc sits behind `runc-shim` (tools/docker/runc-shim), because
 kubelet asks for oom_score_adj -998 for each pod sandbox and this machine's sandbox lacks the
 CAP_SYS_RESOURCE that lowering it needs. A laptop never runs this image.
@@ -77,7 +78,8 @@ RUN rm -f /usr/sbin/policy-rc.d \\
       'PubkeyAuthentication yes' 'PasswordAuthentication no' >> /etc/ssh/sshd_config \\
  && sed -i '/^\\[Service\\]/a LimitNOFILE=1048576' /lib/systemd/system/containerd.service \\
  && systemctl disable containerd \\
- && systemctl enable docker.service \\
+ && systemctl enable docker.service ssh.service \\
+ && ln -s /usr/sbin/dockerd /usr/bin/dockerd \\
  && sed -ri 's/^(hosts:\\s*).*/\\1files dns/' /etc/nsswitch.conf \\
  && groupadd -f docker \\
  && useradd -m -s /bin/bash -g docker -G sudo docker \\
@@ -101,7 +103,8 @@ def module_file(module_dir: Path, name: str) -> Path:
 
 
 def dockerfile(minikube_version: str) -> str:
-    version_json = json.dumps({"version": minikube_version, "built-from": "debian-packages"})
+    # The fields minikube reads (cmd/minikube/cmd/start.go versionJSON) to warn about a mismatch.
+    version_json = json.dumps({"minikube_version": minikube_version, "kicbase_version": "todo-offline-debian"})
     return DOCKERFILE.format(packages=" \\\n      ".join(PACKAGES), version_json=version_json)
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from tools.cluster import build as cluster_build
 from tools.cluster import pins
-from tools.docker import engine
+from tools.docker import base_images, engine
 from tools.minikube import build, gobuild, images, ingress, kicbase, paths
 
 
@@ -39,10 +39,18 @@ class OfflineRecord:
     start_args: list[str]
     # addon name -> extra `minikube addons enable` arguments.
     addon_args: dict[str, list[str]]
-    # Images the deploy loads into the node before enabling the addons (`minikube image load`).
+    # Images the deploy loads into the node when it lacks them (`minikube image load`): the
+    # addon's, and the local stand-ins of the public base images the app images build FROM.
     node_images: list[str] = field(default_factory=list)
+    # Build args of the app images (PYTHON_IMAGE / NODE_IMAGE: the stand-ins, as the public
+    # bases cannot be pulled).
+    image_build_args: dict[str, str] = field(default_factory=dict)
     # Added to the environment of every minikube command (no update checks against GitHub).
     env: dict[str, str] = field(default_factory=dict)
+
+
+# The app Dockerfiles' base-image build args and the local stand-ins for them.
+BASE_IMAGE_ARGS = {"PYTHON_IMAGE": base_images.PYTHON_TAG, "NODE_IMAGE": base_images.NODE_TAG}
 
 
 def log(message: str) -> None:
@@ -104,9 +112,11 @@ def prepare() -> OfflineRecord:
     assert isinstance(addon, dict)
     record = OfflineRecord(
         kubernetes_version=version,
-        start_args=[f"--base-image={base_image}", "--preload=false"],
+        # --force: minikube refuses the docker driver as root without it (CI runs as root).
+        start_args=[f"--base-image={base_image}", "--preload=false", *(["--force"] if os.geteuid() == 0 else [])],
         addon_args={"ingress": [f"--images={ingress.addon_images_flag()}"]},
-        node_images=[addon["controller"], addon["certgen"]],
+        node_images=[addon["controller"], addon["certgen"], *BASE_IMAGE_ARGS.values()],
+        image_build_args=dict(BASE_IMAGE_ARGS),
         env={"MINIKUBE_WANTUPDATENOTIFICATION": "false"},
     )
     write_record(record)
