@@ -27,7 +27,9 @@ help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 # ---------------------------------------------------------------- setup
+# preflight.sh python: Python >= 3.11 with venv/ensurepip, and a half-made .venv removed first.
 $(VENV)/.installed: requirements/dev.txt apps/backend/pyproject.toml
+	@PYTHON='$(PYTHON)' VENV='$(VENV)' bash scripts/preflight.sh python
 	@test -x $(VENV_BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(VENV_BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	$(VENV_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e apps/backend
