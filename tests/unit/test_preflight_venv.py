@@ -111,5 +111,6 @@ def test_make_venv_checks_before_it_makes_the_venv():
     lines = dry.stdout.splitlines()
     checks = next(i for i, line in enumerate(lines) if "scripts/preflight.sh python" in line)
     makes = next(i for i, line in enumerate(lines) if "-m venv" in line)
-    assert checks < makes
+    collection = next(i for i, line in enumerate(lines) if "scripts/kubernetes_core.py install" in line)
+    assert checks < makes < collection
 

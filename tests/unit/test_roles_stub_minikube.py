@@ -272,27 +272,6 @@ def test_missing_minikube_fails_with_a_clear_message_naming_it(tmp_path):
     assert run.recap["changed"] == 0
 
 
-def test_a_refused_helm_major_fails_naming_the_reason(tmp_path):
-    """The real pinned helm (3.17.2), with the refusal moved down to 3.0.0 for the test, takes
-    the branch a user's Helm 4 takes (no Helm 4 binary here)."""
-    helm = shutil.which("helm", path=base_env()["PATH"])
-    assert helm, "the pinned helm is needed (make tools)"
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "docker").symlink_to(docker_cli())
-    (bin_dir / "helm").symlink_to(helm)
-    env = base_env(TODO_CACHE=str(tmp_path / "cache"), HOME=str(tmp_path))
-    env["PATH"] = os.pathsep.join([str(bin_dir), str(VENV_BIN), "/usr/bin", "/bin"])
-    refused = json.dumps({"prerequisites_refused_from_versions": {"helm": "3.0.0"}})
-    run = run_playbook(ROOT / "playbooks" / "deploy-dev.yml", "-e", "todo_image_tag=unit", "-e", refused, env=env)
-    assert run.returncode == 2, run.output[-3000:]
-    assert (
-        f"helm 3.17.2 ({bin_dir / 'helm'}) is not supported: The deploy's kubernetes.core 6.2 works with Helm 3 only"
-        in run.stdout
-    )
-    assert "kubernetes.core/issues/1041" in run.stdout and "not Helm 4" in run.stdout
-
-
 def test_teardown_deletes_the_profile_only_when_asked_with_stub_minikube(tmp_path):
     """playbooks/teardown.yml with a stopped profile: nothing to uninstall, and the profile
     survives unless todo_teardown_minikube=true (given as a string, as -e gives it)."""
