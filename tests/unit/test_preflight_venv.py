@@ -113,4 +113,3 @@ def test_make_venv_checks_before_it_makes_the_venv():
     makes = next(i for i, line in enumerate(lines) if "-m venv" in line)
     collection = next(i for i, line in enumerate(lines) if "scripts/kubernetes_core.py install" in line)
     assert checks < makes < collection
-

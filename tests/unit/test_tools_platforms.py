@@ -46,7 +46,13 @@ TABLE = [
     ("helm", WSL2, found("4.1.0"), "theirs", ["using helm 4.1.0"]),
     ("helm", MAC_ARM, found("3.19.0"), "theirs", ["using helm 3.19.0"]),
     # Homebrew's helm on an M-series Mac is Helm 4: used as it is.
-    ("helm", MAC_ARM, found("4.0.1", "/opt/homebrew/bin/helm"), "theirs", ["using helm 4.0.1", "/opt/homebrew/bin/helm"]),
+    (
+        "helm",
+        MAC_ARM,
+        found("4.0.1", "/opt/homebrew/bin/helm"),
+        "theirs",
+        ["using helm 4.0.1", "/opt/homebrew/bin/helm"],
+    ),
     ("helm", MAC_ARM, found("3.13.0"), "yours", ["older than 3.14", "`brew install helm` (Helm 4)", "darwin-arm64"]),
     (
         "helm",
