@@ -117,13 +117,13 @@ def world():
         server.server_close()
 
 
-def play(tmp_path: Path, address: str, ports: dict, *extra: str, **env: str):
+def play(tmp_path: Path, address: str, ports: dict, *extra: str, userinfo: str = "", **env: str):
     facts = tmp_path / "facts.json"
     variables = {"test_minikube_ip": address, "test_origin_port": ports["origin"], "test_api_port": ports["api"],
                  "test_facts_file": str(facts)}  # fmt: skip
     vars_file = tmp_path / "vars.json"
     vars_file.write_text(json.dumps(variables))
-    proxy = f"http://{address}:{ports['proxy']}"
+    proxy = f"http://{userinfo}{address}:{ports['proxy']}"
     run_env = base_env(HTTP_PROXY=proxy, HTTPS_PROXY=proxy, NO_PROXY="corp.example", HOME=str(tmp_path), **env)
     for name in ("http_proxy", "https_proxy", "no_proxy"):
         run_env.pop(name, None)
@@ -231,3 +231,12 @@ def test_a_file_without_certificates_is_refused_by_name(tmp_path):
     run = run_playbook(CA_PLAYBOOK, "-e", f"test_ca_bundle={bundle}", env=base_env(MINIKUBE_HOME=str(tmp_path)))
     assert run.returncode == 2
     assert f"minikube_ca_bundle={bundle} holds no PEM certificate" in run.stdout
+
+
+def test_a_proxy_password_is_not_shown(tmp_path, world):
+    """With -v, as a user debugging would run it: the proxy tasks log nothing of their values."""
+    address, ports, counts = world
+    facts, run = play(tmp_path, address, ports, "-v", userinfo="deploy:s3cr3t-pw@")
+    assert "--docker-env=HTTP_PROXY=http://deploy:s3cr3t-pw@" in " ".join(facts["minikube_start_proxy_args"])
+    assert "s3cr3t-pw" not in run.output
+    assert "GET http://charts.example.test/todo.tgz" in counts["proxy"].seen
