@@ -10,10 +10,11 @@ OperatingSystem, KernelVersion, Name); one case reads the real local daemon end 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_playbook
+from conftest import ROOT, VENV_BIN, base_env, run_playbook
 
 PLAYBOOK = ROOT / "tests" / "unit" / "playbooks" / "minikube_size.yml"
 GIB = 1024**3
@@ -124,3 +125,25 @@ def test_the_real_docker_daemon_is_read_and_sized(tmp_path):
     assert facts["engine"] in {"docker", "wsl2"}
     assert 2 <= facts["cpus"] <= 4 and 3072 <= facts["memory_mb"] <= 4096
     assert facts["memory_mb"] <= facts["offers"]["memory_mb"] - 256 or facts["memory_mb"] == 4096
+
+
+INSTALL_HINTS = [
+    ("Linux x86_64", "download minikube-linux-amd64 and `sudo install minikube-linux-amd64 /usr/local/bin/minikube`"),
+    ("Linux aarch64", "download minikube-linux-arm64 and `sudo install minikube-linux-arm64 /usr/local/bin/minikube`"),
+    ("Darwin arm64", "macOS: `brew install minikube`, or download minikube-darwin-arm64"),
+    ("Darwin x86_64", "macOS: `brew install minikube`, or download minikube-darwin-amd64"),
+]
+
+
+@pytest.mark.parametrize(("platform", "hint"), INSTALL_HINTS, ids=[p for p, _ in INSTALL_HINTS])
+def test_a_missing_minikube_is_named_with_the_download_for_this_os_and_cpu(tmp_path, platform, hint):
+    """The prerequisites role with no minikube on PATH; `uname -s -m` given as each platform says it."""
+    # An empty tool cache: the play puts it first on PATH, and minikube may be there.
+    env = base_env(HOME=str(tmp_path), TODO_CACHE=str(tmp_path / "cache"))
+    env["PATH"] = os.pathsep.join([str(VENV_BIN), "/usr/bin", "/bin"])
+    run = run_playbook(ROOT / "tests" / "unit" / "playbooks" / "helm4.yml", "-e", "test_part=prerequisites",
+                       "-e", "prerequisites_need_minikube=true", "-e", "prerequisites_need_helm=false",
+                       "-e", f"prerequisites_platform='{platform}'", env=env)  # fmt: skip
+    assert run.returncode == 2, run.output[-3000:]
+    assert "minikube is not installed (not found on PATH). Install Minikube: https://minikube.sigs.k8s.io" in run.stdout
+    assert hint in " ".join(run.stdout.split()), run.stdout[-2000:]
