@@ -286,3 +286,10 @@ def test_both_image_builds_get_the_proxy_in_both_cases(tmp_path):
     finally:
         subprocess.run([docker, "image", "rm", "--force", *(f"{n}:unit" for n in images)], capture_output=True,
                        check=False)  # fmt: skip
+
+
+def test_a_ca_bundle_that_is_not_there_is_named(tmp_path):
+    missing = tmp_path / "nowhere.pem"
+    run = run_playbook(CA_PLAYBOOK, "-e", f"test_ca_bundle={missing}", env=base_env(MINIKUBE_HOME=str(tmp_path)))
+    assert run.returncode == 2
+    assert f"minikube_ca_bundle={missing} (todo_ca_bundle) is not a file on this machine" in run.stdout
