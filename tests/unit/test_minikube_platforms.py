@@ -99,6 +99,13 @@ def test_an_explicit_size_larger_than_the_engine_is_refused_naming_both_fixes(tm
     assert "Memory at least 9 GB" in output and "Or lower minikube_cpus / minikube_memory_mb" in output
 
 
+def test_an_explicit_size_below_minikubes_minimum_is_named_as_such(tmp_path):
+    rc, _, output = size(tmp_path, test_engine_info=LINUX_16G, minikube_cpus=1, minikube_memory_mb=1024)
+    assert rc != 0
+    assert "Minikube needs at least 2 CPUs and 1800 MiB (this app wants 3072); minikube_cpus=1 and" in output
+    assert "offers only" not in output
+
+
 @pytest.mark.parametrize("bad", ["lots", "4g", "-1"])
 def test_a_size_that_is_neither_auto_nor_a_number_is_named(tmp_path, bad):
     rc, _, output = size(tmp_path, test_engine_info=LINUX_16G, minikube_memory_mb=bad)
