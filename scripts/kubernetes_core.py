@@ -63,7 +63,11 @@ def extract(index_url: str | None = None) -> None:
         # collection is used, and that runs on the venv's ansible-core.
         command += ["--only-binary=:all:", "--python-version", "3.12", "--require-hashes", "-r", str(pins)]
         command += ["-d", str(work / "wheel")] + (["--index-url", index_url] if index_url else [])
-        subprocess.run(command, check=True)
+        if subprocess.run(command, check=False).returncode != 0:
+            raise SystemExit(
+                f"kubernetes_core: pip could not download {WHEEL} with sha256 {WHEEL_SHA256} (pip said why above;"
+                " a hash mismatch means the file is not the one pinned). Nothing was installed."
+            )
         wheel = next((work / "wheel").glob("*.whl"))
         staging = work / "extract"
         with zipfile.ZipFile(wheel) as whl:
