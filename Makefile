@@ -27,13 +27,16 @@ help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 # ---------------------------------------------------------------- setup
-$(VENV)/.installed: requirements/dev.txt apps/backend/pyproject.toml
+# preflight.sh python: Python >= 3.11 with venv/ensurepip, and a half-made .venv removed first.
+$(VENV)/.installed: requirements/dev.txt apps/backend/pyproject.toml scripts/kubernetes_core.py
+	@PYTHON='$(PYTHON)' VENV='$(VENV)' bash scripts/preflight.sh python
 	@test -x $(VENV_BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(VENV_BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.txt
 	$(VENV_BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e apps/backend
+	$(VENV_BIN)/python scripts/kubernetes_core.py install --venv $(VENV)
 	@touch $@
 
-venv: $(VENV)/.installed ## Python venv with pinned deploy/test tools
+venv: $(VENV)/.installed ## Python venv with pinned deploy/test tools (and kubernetes.core 6.5.0 in $(VENV)/collections)
 
 tools: venv ## pinned helm + kubectl into $(TODO_CACHE)/tools (theirs if versions fit)
 	@$(VENV_BIN)/python scripts/tools.py install helm kubectl

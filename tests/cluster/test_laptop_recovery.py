@@ -23,7 +23,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -384,13 +383,11 @@ def test_a_release_left_pending_install_is_uninstalled_then_installed(world: Wor
     assert world.release_status() == "deployed"
 
 
-def test_an_unroutable_minikube_ip_is_verified_through_the_tunnel_address(world: World, tmp_path: Path) -> None:
+def test_an_unroutable_minikube_ip_opens_a_tunnel_before_the_long_steps(world: World, tmp_path: Path) -> None:
     """deploy-dev.yml with the stand-in minikube playing WSL2 with the docker driver (its `minikube ip`
-    answers 192.0.2.10, which nothing routes to): the deploy must say early that `minikube tunnel` is
-    needed and verify on 127.0.0.1, where the tunnel serves the Ingress. No tunnel runs here, so
-    nothing answers there, and the failure must say what to run."""
-    with socket.socket() as probe:
-        assert probe.connect_ex(("127.0.0.1", 80)) != 0, "something listens on 127.0.0.1:80, where the tunnel would"
+    answers 192.0.2.10, which nothing routes to): the deploy must say early that it reaches the Ingress
+    through a tunnel, and open it (`minikube service --url`) before the long steps. The stand-in has no
+    `minikube service`, so the tunnel cannot open, and the failure must say so and name the fallback."""
     deployed(world)
     ingress_ready(world)
     world.stub_profile(addons={"ingress": True})
@@ -412,11 +409,11 @@ def test_an_unroutable_minikube_ip_is_verified_through_the_tunnel_address(world:
     )
     assert rc != 0, output[-6000:]
     early = "The Minikube IP 192.0.2.10 is not reachable from this machine (the docker driver under WSL2)."
-    assert early in output and "Run `minikube -p todo tunnel` in another terminal now" in output, output[-6000:]
-    assert output.index(early) < output.index("TASK [release : Helm upgrade --install]"), "said before the long steps"
-    failure = output[output.index("TASK [verify : Fail with what to do about an Ingress that does not answer]") :]
-    assert "http://127.0.0.1/api/v1/health" in failure and "192.0.2.10/" not in failure
-    assert "This needs `minikube -p todo tunnel` running in another terminal" in failure, failure[:3000]
+    assert early in output and "keeps an SSH tunnel to it open in the background" in output, output[-6000:]
+    failure = output[output.index("TASK [minikube : Fail with what Minikube said when no tunnel came up]") :]
+    assert "the tunnel to the ingress controller did not come up" in failure, failure[:3000]
+    assert "minikube -p todo tunnel" in failure and "-e todo_ingress_address=127.0.0.1" in failure, failure[:3000]
+    assert "TASK [release : Helm upgrade --install]" not in output, "it stops before the long steps"
 
 
 def test_teardown_uninstalls_when_the_profile_runs_with_a_stale_kubeconfig(world: World) -> None:

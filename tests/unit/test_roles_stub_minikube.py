@@ -133,7 +133,9 @@ def test_first_run_starts_minikube_enables_ingress_and_builds_with_stub_minikube
     assert len(stage.calls("start")) == 1
     assert len(stage.calls("addons", "enable", "ingress")) == 1
     start = stage.calls("start")[0]
-    assert start[start.index("--cpus") + 1] == "2" and start[start.index("--memory") + 1] == "4096mb"
+    # Sized to what the real local daemon offers (tests/unit/test_minikube_platforms.py has the table).
+    assert 2 <= int(start[start.index("--cpus") + 1]) <= 4
+    assert 3072 <= int(start[start.index("--memory") + 1].removesuffix("mb")) <= 4096
     # The Kubernetes the project tests, not the newer one this Minikube would pick by itself.
     assert start[start.index("--kubernetes-version") + 1] == KUBERNETES_VERSION
     assert "--cni" not in start, "no CNI asked for: Minikube's choice"
@@ -218,7 +220,7 @@ def test_too_few_resources_fail_before_starting_with_stub_minikube(stage):
     result = run.task_result("minikube : Refuse to start a profile that cannot fit")
     assert result["failed"]
     assert "Minikube out of resources: profile toosmall asks for 512 CPUs" in result["msg"]
-    assert "Lower minikube_cpus / minikube_memory_mb" in result["msg"]
+    assert "Or lower minikube_cpus / minikube_memory_mb" in result["msg"]
     assert stage.calls("start", "toosmall") == []
 
 
@@ -270,27 +272,6 @@ def test_missing_minikube_fails_with_a_clear_message_naming_it(tmp_path):
     assert "todo_manage_minikube=false" in run.stdout
     assert "Traceback" not in run.output
     assert run.recap["changed"] == 0
-
-
-def test_a_refused_helm_major_fails_naming_the_reason(tmp_path):
-    """The real pinned helm (3.17.2), with the refusal moved down to 3.0.0 for the test, takes
-    the branch a user's Helm 4 takes (no Helm 4 binary here)."""
-    helm = shutil.which("helm", path=base_env()["PATH"])
-    assert helm, "the pinned helm is needed (make tools)"
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "docker").symlink_to(docker_cli())
-    (bin_dir / "helm").symlink_to(helm)
-    env = base_env(TODO_CACHE=str(tmp_path / "cache"), HOME=str(tmp_path))
-    env["PATH"] = os.pathsep.join([str(bin_dir), str(VENV_BIN), "/usr/bin", "/bin"])
-    refused = json.dumps({"prerequisites_refused_from_versions": {"helm": "3.0.0"}})
-    run = run_playbook(ROOT / "playbooks" / "deploy-dev.yml", "-e", "todo_image_tag=unit", "-e", refused, env=env)
-    assert run.returncode == 2, run.output[-3000:]
-    assert (
-        f"helm 3.17.2 ({bin_dir / 'helm'}) is not supported: The deploy's kubernetes.core 6.2 works with Helm 3 only"
-        in run.stdout
-    )
-    assert "kubernetes.core/issues/1041" in run.stdout and "not Helm 4" in run.stdout
 
 
 def test_teardown_deletes_the_profile_only_when_asked_with_stub_minikube(tmp_path):
@@ -370,7 +351,7 @@ def test_status_names_update_context_for_a_stale_kubeconfig_with_stub_minikube(t
     assert [c for c in json.loads(state.read_text())["calls"] if "update-context" in c] == []
 
 
-TUNNEL_TASK = "minikube : Say that `minikube tunnel` is needed, before the long steps"
+TUNNEL_TASK = "minikube : Say that the Ingress will be reached through a tunnel"
 
 
 def test_an_unroutable_minikube_ip_under_wsl2_asks_for_a_tunnel_with_stub_minikube(stage, tmp_path):
@@ -380,17 +361,18 @@ def test_an_unroutable_minikube_ip_under_wsl2_asks_for_a_tunnel_with_stub_miniku
         assert stage.play("t1")[0].returncode == 0
     proc_version = tmp_path / "version"
     proc_version.write_text("Linux version 5.15.167.4-microsoft-standard-WSL2 (root@f9c826d3017f) (gcc (GCC) 11.2.0)\n")
-    run, facts = stage.play(
+    run, _ = stage.play(
         "t1", stub_env={"STUB_MINIKUBE_IP": "192.0.2.10"}, minikube_proc_version_file=str(proc_version)
     )
-    assert run.returncode == 0, run.output[-4000:]
-    assert facts["minikube_ip"] == "192.0.2.10"
-    assert facts["minikube_needs_tunnel"] is True
-    assert facts["minikube_tunnel_reason"] == "the docker driver under WSL2"
-    assert facts["minikube_ingress_address"] == "127.0.0.1"
     message = run.task_result(TUNNEL_TASK)["msg"]
     assert "The Minikube IP 192.0.2.10 is not reachable from this machine (the docker driver under WSL2)." in message
-    assert "Run `minikube -p todo tunnel` in another terminal now and keep it open" in message
+    assert "keeps an SSH tunnel to it open in the background" in message
+    # The stand-in has no `minikube service`: the tunnel cannot open, and the failure says so and
+    # names the fallback (the tunnel itself is tested in test_ingress_tunnel.py / test_minikube_real.py).
+    assert run.returncode == 2
+    failure = run.task_result("minikube : Fail with what Minikube said when no tunnel came up")["msg"]
+    assert "the tunnel to the ingress controller did not come up" in failure
+    assert "minikube -p todo tunnel" in failure
     # The same profile on a kvm2 VM is reachable: only container drivers need the tunnel.
     state = stage.stub_state()
     state["profiles"]["todo"]["driver"] = "kvm2"
