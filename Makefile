@@ -16,7 +16,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PYTHONDONTWRITEBYTECODE := 1
 
 PYTEST := $(VENV_BIN)/pytest -p no:cacheprovider
-TIERS := lint unit backend frontend images chart cluster
+TIERS := lint unit backend frontend images chart minikube cluster
 
 .PHONY: help preflight setup venv tools node deploy-tools frontend-deps checkov kube-score cluster-tools minikube minikube-offline deploy teardown status test test-fast services system-deps postgres \
         cluster-up cluster-status cluster-down deploy-local \
@@ -154,6 +154,9 @@ test-images: venv
 
 test-chart: venv tools checkov kube-score
 	$(PYTEST) tests/chart --junitxml=$(ARTIFACTS)/junit/chart.xml
+
+test-minikube: venv tools minikube-offline services
+	$(PYTEST) tests/minikube --junitxml=$(ARTIFACTS)/junit/minikube.xml
 
 test-cluster: venv tools cluster-tools frontend-deps services
 	$(PYTEST) tests/cluster --junitxml=$(ARTIFACTS)/junit/cluster.xml

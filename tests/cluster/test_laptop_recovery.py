@@ -1,6 +1,8 @@
 """What a laptop deploy meets after the first run, against the real API server of a private
 local cluster (kwok nodes) and the real helm; only `minikube` is the stand-in
-(tests/unit/stub_minikube/minikube), as in the unit tier:
+(tests/unit/stub_minikube/minikube), the last tests that use it: these scenarios need a
+webhook that never answers, releases killed mid-wait and a stale kubeconfig, which are
+still to be made on the real Minikube (tests/minikube runs the user's path there):
 
 - the ingress admission webhook race (issue 13 item 3): the minikube role's wait must last
   until the admission Service has a ready endpoint, which the test creates late; and a
@@ -80,6 +82,10 @@ class World:
             first_on_path=[STUB_DIR],
             DATABASE_URL=self.database_url,
             STUB_MINIKUBE_STATE=str(self.stub_state),
+            # The playbooks put $TODO_CACHE/tools/bin first on PATH, where `make minikube` links
+            # the real minikube; an empty cache keeps the stand-in first (the pinned helm comes
+            # in through playbook_env's PATH).
+            TODO_CACHE=str(self.root / "tool-cache"),
         )
 
     def play(self, playbook: str | Path, *args: str, timeout: float = 900, **extra_env: str) -> tuple[int, str]:

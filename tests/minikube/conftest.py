@@ -1,15 +1,12 @@
 """Fixtures for the minikube image tests: the real Docker engine, the binaries, a MINIKUBE_HOME.
 
-The Kubernetes v1.35.1 and minikube binaries come from the offline build (the lead's build
-module); until it is wired in, point TODO_MINIKUBE_BINARIES at the directories holding them
-(colon-separated, e.g. `/tmp/kick/k8s/out:/tmp/kick/mk/out`). Without them the control-plane
-image tests skip and say why; the ingress tests need only what tools/minikube builds itself.
+The Kubernetes v1.35.1 and minikube binaries are the pinned builds of make minikube-offline
+(compiled here first when missing).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import socket
 import ssl
 import subprocess
@@ -23,8 +20,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tools.cluster import build as cluster_build
+from tools.cluster import pins
 from tools.docker import engine
-from tools.minikube import gobuild, images
+from tools.minikube import build, gobuild, images
 
 NEEDED = (*images.REQUIRED_BINARIES, "kubeadm")
 
@@ -36,17 +35,11 @@ def docker_daemon() -> None:
 
 @pytest.fixture(scope="session")
 def minikube_binaries() -> dict[str, Path]:
-    """{name: path} for kube-apiserver, ..., storage-provisioner and kubeadm."""
-    dirs = [Path(d) for d in os.environ.get("TODO_MINIKUBE_BINARIES", "").split(":") if d]
-    found = {}
-    for name in NEEDED:
-        for directory in dirs:
-            if (directory / name).is_file():
-                found[name] = directory / name
-                break
-    missing = [name for name in NEEDED if name not in found]
-    if missing:
-        pytest.skip(f"TODO_MINIKUBE_BINARIES does not provide {', '.join(missing)} (dirs: {dirs or 'unset'})")
+    """{name: path} for kube-apiserver, ..., storage-provisioner and kubeadm: the pinned builds
+    (tools/cluster/build.py, tools/minikube/build.py), compiled first when missing."""
+    cluster_build.build_control_plane()
+    found = {name: pins.bin_dir() / name for name in NEEDED if name != "storage-provisioner"}
+    found["storage-provisioner"] = build.build((build.STORAGE_PROVISIONER,))["storage-provisioner"]
     return found
 
 

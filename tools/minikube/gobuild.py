@@ -1,6 +1,7 @@
-"""The Go programs inside minikube's images that nothing else here builds: etcd, CoreDNS and
-kube-webhook-certgen, compiled from the Go module proxy at the versions Kubernetes v1.35.1 /
-the ingress addon use, and cached under ${TODO_CACHE:-~/.cache/todo}/minikube/bin/.
+"""The Go programs inside minikube's images: kube-webhook-certgen, compiled here from the Go
+module proxy at the version the ingress addon uses and cached under
+${TODO_CACHE:-~/.cache/todo}/minikube/bin/; etcd and CoreDNS are the ones tools/cluster/build.py
+builds for every cluster (pins.py holds their versions, kubeadm v1.35.1's own).
 
 Each one is built through a wrapper module (`require <module> <version>`): `go install m@v`
 is refused where a module's go.mod has replace lines, and a dependency's replaces are
@@ -32,9 +33,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tools.cache import cache_root
+from tools.cluster import build as cluster_build
 
-ETCD_MODULE, ETCD_VERSION = "go.etcd.io/etcd/server/v3", "v3.6.6"
-COREDNS_MODULE, COREDNS_VERSION = "github.com/coredns/coredns", "v1.13.1"
 CERTGEN_MODULE, CERTGEN_VERSION = "github.com/jet/kube-webhook-certgen", "v1.5.2"
 
 # (file, old, new): every occurrence of `old` in `file` becomes `new`; each must occur.
@@ -135,28 +135,20 @@ def build_in_wrapper(
 
 
 def build_etcd() -> Path:
-    """etcd v3.6.6 (registry.k8s.io/etcd:3.6.6-0 for Kubernetes v1.35.1)."""
-    return build_in_wrapper(
-        "etcd",
-        ETCD_MODULE,
-        ETCD_VERSION,
-        ETCD_MODULE,
-        # The version string is a constant in api/v3/version; only the SHA is a variable.
-        "-s -w -X 'go.etcd.io/etcd/api/v3/version.GitSHA=go-module-proxy'",
-        ETCD_VERSION,
-    )
+    """etcd (registry.k8s.io/etcd for Kubernetes v1.35.1): the one tools/cluster/build.py builds."""
+    return _cluster_binary("etcd", cluster_build.build_etcd)
 
 
 def build_coredns() -> Path:
-    """CoreDNS v1.13.1 (registry.k8s.io/coredns/coredns:v1.13.1)."""
-    return build_in_wrapper(
-        "coredns",
-        COREDNS_MODULE,
-        COREDNS_VERSION,
-        COREDNS_MODULE,
-        "-s -w -X 'github.com/coredns/coredns/coremain.GitCommit=go-module-proxy'",
-        COREDNS_VERSION,
-    )
+    """CoreDNS (registry.k8s.io/coredns/coredns): the one tools/cluster/build.py builds."""
+    return _cluster_binary("coredns", cluster_build.build_coredns)
+
+
+def _cluster_binary(name: str, builder) -> Path:
+    if not cluster_build.is_built(name):
+        cluster_build.binary_dir(name).mkdir(parents=True, exist_ok=True)
+        builder(cluster_build.require_go(), cluster_build.go_env())
+    return cluster_build.binary_path(name)
 
 
 def certgen_patch_hash() -> str:
