@@ -122,7 +122,6 @@ def test_a_saved_profile_is_started_as_it_is_never_resized(world):
 # The real minikube answers `status` for an unknown profile with JSON event lines, which
 # tasks/status.yml cannot read yet; issue 19 (real Minikube) fixes that file. Strict: once it is
 # fixed this passes, and the marker must go.
-@pytest.mark.xfail(strict=True, reason="tasks/status.yml and the no-profile answer: issue 19")
 def test_a_new_profile_is_sized_in_check_mode(world):
     run, _ = world.play("main", "--check")
     assert run.returncode == 0, run.output[-3000:]
