@@ -263,10 +263,11 @@ def register_nodes(state: dict) -> None:
                     "type": "kwok",
                 },
             },
-            # No kwok NoSchedule taint: the chart's pods must schedule without tolerations.
+            # No kwok NoSchedule taint: the chart's pods must schedule without tolerations. The
+            # chart requests ephemeral storage, which a real kubelet reports from its disk.
             "status": {
-                "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
-                "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+                "allocatable": {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "100Gi", "pods": "110"},
+                "capacity": {"cpu": "32", "memory": "256Gi", "ephemeral-storage": "100Gi", "pods": "110"},
             },
         }
         try:
