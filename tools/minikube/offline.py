@@ -24,11 +24,14 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from tools.cluster import build as cluster_build
 from tools.cluster import pins
 from tools.docker import base_images, engine
 from tools.minikube import build, gobuild, images, ingress, kicbase, paths
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -57,7 +60,7 @@ def log(message: str) -> None:
     print(f"[minikube offline] {message}", flush=True)
 
 
-def timed(name: str, timings: dict[str, float], step: Callable[[], object]) -> object:
+def timed(name: str, timings: dict[str, float], step: Callable[[], T]) -> T:
     started = time.monotonic()
     result = step()
     timings[name] = time.monotonic() - started
@@ -92,7 +95,6 @@ def prepare() -> OfflineRecord:
     version = pins.KUBERNETES_VERSION
     timed("kubernetes binaries", timings, lambda: cluster_build.build(addons=True))
     programs = timed("minikube binaries", timings, build.build)
-    assert isinstance(programs, dict)
     base_image = timed(
         "kic base image",
         timings,
@@ -109,7 +111,6 @@ def prepare() -> OfflineRecord:
         timings,
         lambda: ingress.build_ingress_images(cluster_build.binary_path("traefik"), gobuild.build_certgen()),
     )
-    assert isinstance(addon, dict)
     record = OfflineRecord(
         kubernetes_version=version,
         # --force: minikube refuses the docker driver as root without it (CI runs as root).
