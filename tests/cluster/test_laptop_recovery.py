@@ -86,6 +86,8 @@ class World:
             # the real minikube; an empty cache keeps the stand-in first (the pinned helm comes
             # in through playbook_env's PATH).
             TODO_CACHE=str(self.root / "tool-cache"),
+            # No offline record (make minikube-offline's) for the stand-in to be asked about.
+            MINIKUBE_HOME=str(self.root / "minikube-home"),
         )
 
     def play(self, playbook: str | Path, *args: str, timeout: float = 900, **extra_env: str) -> tuple[int, str]:
