@@ -12,6 +12,7 @@ where the Minikube IP is, the pinned helm, ansible-playbook with the play-wide e
 from __future__ import annotations
 
 import json
+import secrets
 import socket
 import socketserver
 import threading
@@ -236,9 +237,11 @@ def test_a_file_without_certificates_is_refused_by_name(tmp_path):
 def test_a_proxy_password_is_not_shown(tmp_path, world):
     """With -v, as a user debugging would run it: the proxy tasks log nothing of their values."""
     address, ports, counts = world
-    facts, run = play(tmp_path, address, ports, "-v", userinfo="deploy:s3cr3t-pw@")
-    assert "--docker-env=HTTP_PROXY=http://deploy:s3cr3t-pw@" in " ".join(facts["minikube_start_proxy_args"])
-    assert "s3cr3t-pw" not in run.output
+    # Made here, so no password-shaped literal sits in the tree.
+    password = secrets.token_hex(8)
+    facts, run = play(tmp_path, address, ports, "-v", userinfo=f"deploy:{password}@")
+    assert f"--docker-env=HTTP_PROXY=http://deploy:{password}@" in " ".join(facts["minikube_start_proxy_args"])
+    assert password not in run.output
     assert "GET http://charts.example.test/todo.tgz" in counts["proxy"].seen
 
 
