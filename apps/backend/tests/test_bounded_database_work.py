@@ -5,6 +5,8 @@ migrator has no timeout), a user holds at most MAX_TASKS_PER_USER tasks (409 nam
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 from todo_api.core.config import DatabaseSettings, normalise_database_url
@@ -21,6 +23,7 @@ def test_api_connections_carry_the_statement_timeout_and_migrations_do_not(db, m
     client = make_client(db.url, db_statement_timeout_ms=1234)
     with client.app.state.engine.connect() as conn:
         assert conn.scalar(text("SHOW statement_timeout")) == "1234ms"
+        assert conn.scalar(text("SHOW idle_in_transaction_session_timeout")) == "1234ms"
         # and the planner cost that lets the search take its trigram index
         assert conn.scalar(text("SHOW random_page_cost")) == "1.1"
     # What `todo-api migrate` builds (migrate.run): no timeout for DDL on big tables.
@@ -46,6 +49,22 @@ def test_a_statement_past_the_timeout_is_503_with_retry_after(db, make_client, u
         assert response.headers["retry-after"] == "5"
         assert "took too long" in response.json()["detail"]
     assert client.get(TASKS, headers=user).json()["total"] == 1  # and the pool is fine
+
+
+def test_a_transaction_its_pod_abandoned_does_not_block_that_users_creates(db, make_client, user):
+    """What a database outage leaves behind (the CI failure of stop 25): a create whose COMMIT
+    never reached the server keeps the user's row locked on the server. Here a connection of
+    the API's engine takes that lock and goes silent; the server ends it after the timeout,
+    and the user's next create succeeds instead of waiting out the statement timeout (503)."""
+    client = make_client(db.url, db_statement_timeout_ms=300, max_tasks_per_user=10)
+    engine = client.app.state.engine
+    orphan = engine.connect()
+    orphan.execute(text("SELECT id FROM users FOR UPDATE"))  # and then nothing more
+    time.sleep(1.0)
+    created = client.post(TASKS, json={"title": "after the outage"}, headers=user)
+    assert created.status_code == 201, created.text
+    orphan.invalidate()
+    orphan.close()
 
 
 def test_tasks_per_user_are_capped_with_a_409_naming_the_cap(db, make_client, user):

@@ -96,12 +96,22 @@ def _limit_statements(engine: Engine, timeout_ms: int) -> None:
     """A session-level statement_timeout on each new connection: no request can hold a pooled
     connection (and the server's CPU) for longer, whatever it asks. A SET rather than the
     `options` startup parameter, which would replace any `options` the DATABASE_URL carries.
+
+    The same bound on a transaction left idle: a pod that lost the database mid-request (its
+    COMMIT dropped in a network outage, or the pod killed) leaves the server holding that
+    transaction and its row locks until the server notices the peer is gone, which over TCP
+    takes up to minutes. Every create for that user (it locks the user's row) would wait out
+    the statement timeout and answer 503 long after the database is back; with this the
+    server ends the orphan within timeout_ms. A request never idles inside a transaction:
+    the assistant closes its session before it waits for the model.
+
     The API's planner cost comes along (RANDOM_PAGE_COST)."""
 
     @event.listens_for(engine, "connect")
     def _set_timeout(dbapi_connection, record) -> None:
         with dbapi_connection.cursor() as cursor:
             cursor.execute(f"SET statement_timeout = {int(timeout_ms)}")
+            cursor.execute(f"SET idle_in_transaction_session_timeout = {int(timeout_ms)}")
             cursor.execute(f"SET random_page_cost = {RANDOM_PAGE_COST}")
         dbapi_connection.commit()
 
