@@ -19,7 +19,7 @@ PYTEST := $(VENV_BIN)/pytest -p no:cacheprovider
 TIERS := lint unit backend frontend images chart minikube cluster
 
 .PHONY: help preflight setup venv tools node deploy-tools frontend-deps checkov kube-score cluster-tools minikube minikube-offline deploy teardown status test test-fast services system-deps postgres \
-        cluster-up cluster-status cluster-down deploy-local \
+        cluster-up cluster-status cluster-down \
         $(addprefix test-,$(TIERS)) test-lint-python test-lint-yaml \
         test-lint-ansible test-lint-helm test-lint-frontend lock bench clean
 
@@ -61,7 +61,7 @@ checkov: ## pinned checkov in its own venv under $(TODO_CACHE) (its deps clash w
 kube-score: ## pinned kube-score built from the Go module proxy into $(TODO_CACHE)/tools (needs Go)
 	@bash scripts/kube-score.sh --install-only
 
-cluster-tools: venv ## compile the local test cluster's binaries from pinned Go modules (cached)
+cluster-tools: venv ## compile the pinned Kubernetes, etcd, kwok, CoreDNS and Traefik from their Go modules (cached)
 	$(VENV_BIN)/python -m tools.cluster build
 
 minikube: venv ## a real minikube (pinned, compiled from its Go module; needs Go) into $(TODO_CACHE)/tools/bin, unless you have one
@@ -89,19 +89,17 @@ teardown: venv deploy-tools ## remove the release and namespace (ANSIBLE_ARGS="-
 status: venv deploy-tools ## release, pods, URL and health
 	ansible-playbook playbooks/status.yml $(ANSIBLE_ARGS)
 
-# ---------------------------------------------------------------- local cluster with a real node
-cluster-up: venv tools ## local cluster with a real node (kubelet, containerd, CoreDNS, Traefik, TLS PostgreSQL); root
+# ---------------------------------------------------------------- local control plane (kwok nodes)
+# API-level tests only (admission, Helm hooks, the playbooks' API calls): pods that really run are
+# the Minikube tier's (make test-minikube).
+cluster-up: venv tools ## local control plane (etcd, kube-apiserver, controller-manager, scheduler) with two kwok nodes
 	$(VENV_BIN)/python -m tools.cluster up
 
-cluster-status: venv ## every process of the local cluster, the node, the Ingress, DNS and the database
+cluster-status: venv ## the local control plane's processes, API health and nodes
 	$(VENV_BIN)/python -m tools.cluster status
 
-cluster-down: venv ## stop the local cluster and remove everything it created
+cluster-down: venv ## stop the local control plane and remove everything it created
 	$(VENV_BIN)/python -m tools.cluster down
-
-deploy-local: venv tools ## deploy-dev.yml onto the local cluster's real node (after make cluster-up)
-	$(VENV_BIN)/python -m tools.docker ensure-daemon
-	$(VENV_BIN)/python -m tools.cluster.deploy_local $(ANSIBLE_ARGS)
 
 # ---------------------------------------------------------------- test
 system-deps: ## the Debian packages the tests need (installs only missing ones; root)
@@ -155,10 +153,10 @@ test-images: venv
 test-chart: venv tools checkov kube-score
 	$(PYTEST) tests/chart --junitxml=$(ARTIFACTS)/junit/chart.xml
 
-test-minikube: venv tools minikube-offline services
+test-minikube: venv tools frontend-deps minikube-offline services
 	$(PYTEST) tests/minikube --junitxml=$(ARTIFACTS)/junit/minikube.xml
 
-test-cluster: venv tools cluster-tools frontend-deps services
+test-cluster: venv tools cluster-tools services
 	$(PYTEST) tests/cluster --junitxml=$(ARTIFACTS)/junit/cluster.xml
 
 bench: setup services ## run every benchmark in bench/ (prints numbers)

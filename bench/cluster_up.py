@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Local test cluster timings: build (cold if nothing is cached yet), warm `up`, `down`.
+"""Local test cluster timings (the control plane with kwok nodes): build (cold if nothing is
+cached yet), warm `up`, `down`. A real Minikube profile's are in bench/faults_under_load.py.
 
 Prints numbers, never pass/fail. Uses its own run dir and ports so it cannot disturb a
 cluster that is already running.
@@ -41,11 +42,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="todo-cluster-bench-") as tmp:
         env = dict(os.environ, TODO_CLUSTER_DIR=str(Path(tmp) / "run"), TODO_CLUSTER_PORT_BASE="16743")
         timed("build (cached, no-op)" if cached else "build (first, cold)", ["build"], env)
-        # The real node needs root (bridge, iptables, mounts); without it only kwok is timed.
-        for nodes in ("kwok", "real") if os.geteuid() == 0 else ("kwok",):
-            env["TODO_CLUSTER_NODES"] = nodes
-            timed(f"up, {nodes} node(s)", ["up"], env)
-            timed(f"down, {nodes} node(s)", ["down"], env)
+        timed("up (kwok nodes)", ["up"], env)
+        timed("down", ["down"], env)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
     .venv/bin/python bench/image_builds.py --buildkit    # BuildKit instead of the classic builder
 
 Per image: a cold build (--no-cache), then a warm one after a one-line source edit (what a
-developer's `make deploy-local` rebuilds). The classic builder is the default because the images
+developer's redeploy (`make deploy`) rebuilds). The classic builder is the default because the images
 role builds through the Docker API, which only has that one. Builds copies of apps/backend and
 apps/frontend (the edit never touches the checkout) as todo-backend:bench-images and
 todo-frontend:bench-images, removed at the end. Prints seconds, the load average and each image's

@@ -10,12 +10,9 @@ packages=(
   debootstrap         # images tier: local stand-ins for public base images
   chromium            # frontend e2e: a real browser (Playwright cannot download one here)
   chromium-driver
-  containerd          # cluster tier: the real node's container runtime (CRI), own instance
-  runc
-  containernetworking-plugins  # cluster tier: bridge, host-local, loopback, portmap CNI plugins
-  conntrack           # kube-proxy clears stale UDP conntrack entries with it
-  iproute2            # the node's bridge
-  gcc                 # the node's pause image: a tiny static binary
+  runc                # what the runc shim for Minikube's --privileged node calls (tools/docker)
+  iproute2            # the minikube tier reads docker0's address
+  gcc                 # the pause image of the offline Minikube: a tiny static binary
   libc6-dev
   openssl             # the Neon-like database's test certificate
   git

@@ -44,7 +44,6 @@ class Cluster:
             **os.environ,
             "TODO_CLUSTER_DIR": str(run_dir),
             "TODO_CLUSTER_PORT_BASE": str(PORT_BASE),
-            "TODO_CLUSTER_NODES": "kwok",
             "KUBECONFIG": str(run_dir / "kubeconfig"),
         }
 

@@ -59,8 +59,7 @@ def cluster_env(run_dir: Path, port_base: int) -> dict[str, str]:
     env["TODO_CLUSTER_DIR"] = str(run_dir)
     env["TODO_CLUSTER_PORT_BASE"] = str(port_base)
     # These clusters check the control plane and the playbooks' API calls: kwok nodes are
-    # enough and start in seconds. The real node has its own tests (test_real_node.py).
-    env["TODO_CLUSTER_NODES"] = "kwok"
+    # enough and start in seconds. Running pods are the Minikube tier's (tests/minikube).
     env["PATH"] = f"{pins.cache_root() / 'tools' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     return env
 

@@ -1,9 +1,10 @@
 """The real playbooks against the local cluster with a release name that does not contain
 `todo`, so the chart names everything `demo-todo-*`: deploy-dev.yml (whose verify role must
 find the Deployments by label), a rerun with changed=0, a Secret change that rolls the
-backend and only it, the molecule `cluster` scenario's verify.yml without OPENAI_API_KEY,
-status.yml, and the scenario's cleanup.yml with only .venv/bin on PATH (as
-molecule/README.md has a user run it): it must find the pinned helm by itself.
+backend and only it, the API-level verify (tests/cluster/playbooks/verify_release.yml) without
+OPENAI_API_KEY, status.yml, and teardown.yml followed by a check that nothing is left
+(playbooks/cleanup_release.yml) with only .venv/bin on PATH, as a user runs molecule
+(molecule/README.md): it must find the pinned helm by itself.
 
 Run on its own: `pytest tests/cluster/test_deploy_release_name.py`.
 """
@@ -99,8 +100,8 @@ def test_rerun_changes_nothing(deployer: Deployer) -> None:
     assert deployer.deployment("backend").metadata.generation == before
 
 
-def test_molecule_verify_passes_without_openai_key(deployer: Deployer) -> None:
-    rc, output, recap = deployer.play("molecule/cluster/verify.yml")
+def test_release_verify_passes_without_openai_key(deployer: Deployer) -> None:
+    rc, output, recap = deployer.play("tests/cluster/playbooks/verify_release.yml")
     assert rc == 0, output[-6000:]
     assert recap["failed"] == 0 and recap["changed"] == 0
 
@@ -124,8 +125,8 @@ def test_a_secret_change_rolls_the_backend_only_and_a_rerun_does_not(deployer: D
     assert recap["changed"] == 0, output[-6000:]
     assert deployer.deployment("backend").metadata.generation == rolled.metadata.generation
 
-    # The scenario's verify, now with the key supplied: the Secret must hold all three.
-    rc, output, _ = deployer.play("molecule/cluster/verify.yml", OPENAI_API_KEY=key)
+    # The verify, now with the key supplied: the Secret must hold all three.
+    rc, output, _ = deployer.play("tests/cluster/playbooks/verify_release.yml", OPENAI_API_KEY=key)
     assert rc == 0, output[-6000:]
 
 
@@ -137,8 +138,8 @@ def test_status_reports_the_release_and_its_pods(deployer: Deployer) -> None:
     assert re.search(r"Pods: .*demo-todo-backend-\S+ Running\s+ready 1/1", output), output[-3000:]
 
 
-def test_molecule_cleanup_finds_helm_itself_and_leaves_nothing(deployer: Deployer) -> None:
-    rc, output, recap = deployer.play("molecule/cluster/cleanup.yml", path=user_path())
+def test_cleanup_finds_helm_itself_and_leaves_nothing(deployer: Deployer) -> None:
+    rc, output, recap = deployer.play("tests/cluster/playbooks/cleanup_release.yml", path=user_path())
     assert rc == 0, output[-6000:]
     assert recap["failed"] == 0
     assert deployer.apps.list_namespaced_deployment(NAMESPACE).items == []

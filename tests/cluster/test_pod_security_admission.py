@@ -3,7 +3,7 @@ with pod-security.kubernetes.io/enforce|audit|warn: restricted, then the release
 chart into it, and the API server's PodSecurity admission lets every pod in: the migration
 hook Job's, both Deployments'. A plain pod is refused there, which proves enforcement is on.
 (The embedded PostgreSQL and helm test pods under enforcement: tests/chart/
-test_chart_install_local_cluster.py; on the real node: molecule/cluster/verify.yml.)
+test_chart_install_local_cluster.py; with running pods: molecule/default/verify.yml on a real Minikube.)
 
 Run on its own: `pytest tests/cluster/test_pod_security_admission.py`.
 """

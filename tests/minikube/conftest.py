@@ -1,4 +1,5 @@
-"""Fixtures for the minikube image tests: the real Docker engine, the binaries, a MINIKUBE_HOME.
+"""Fixtures for the Minikube tier: the real Docker engine, the binaries, a MINIKUBE_HOME, and
+the environment the user's own commands run in.
 
 The Kubernetes v1.35.1 and minikube binaries are the pinned builds of make minikube-offline
 (compiled here first when missing).
@@ -7,6 +8,7 @@ The Kubernetes v1.35.1 and minikube binaries are the pinned builds of make minik
 from __future__ import annotations
 
 import json
+import re
 import socket
 import ssl
 import subprocess
@@ -24,8 +26,10 @@ from tools.cluster import build as cluster_build
 from tools.cluster import pins
 from tools.docker import engine
 from tools.minikube import build, gobuild, images
+from tools.minikube.app import REPO, user_env  # noqa: F401 (for the tests)
 
 NEEDED = (*images.REQUIRED_BINARIES, "kubeadm")
+RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ test-minikube does it).
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import subprocess
 import sys
@@ -19,31 +18,15 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import RECAP, REPO, user_env
 
-from tools.cluster import pins
 from tools.docker import engine
 from tools.minikube import database
+from tools.minikube.app import leftovers
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 PROFILE = "todo-molecule"  # molecule/default/molecule.yml
-RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
-
-
-def molecule_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "AUTH_SECRET", "OPENAI_API_KEY")}
-    tools_bin = pins.cache_root() / "tools" / "bin"
-    env.update(
-        PATH=os.pathsep.join([str(tools_bin), str(REPO / ".venv" / "bin"), env.get("PATH", "")]),
-        NO_COLOR="1",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-        PY_COLORS="0",
-        PYTHONDONTWRITEBYTECODE="1",
-    )
-    env.update(extra)
-    return env
 
 
 def molecule(step: str, env: dict[str, str], timings: dict[str, float]) -> str:
@@ -57,22 +40,12 @@ def molecule(step: str, env: dict[str, str], timings: dict[str, float]) -> str:
     return output
 
 
-def leftovers() -> dict[str, list[str]]:
-    """Containers, networks and volumes of the profile (minikube labels them with its name)."""
-    label = f"label=name.minikube.sigs.k8s.io={PROFILE}"
-    return {
-        "containers": engine.docker("ps", "-a", "--filter", label, "--format", "{{.Names}}").stdout.split(),
-        "networks": engine.docker("network", "ls", "--filter", label, "--format", "{{.Name}}").stdout.split(),
-        "volumes": engine.docker("volume", "ls", "--filter", label, "--format", "{{.Name}}").stdout.split(),
-    }
-
-
 @pytest.mark.timeout(5400)
 def test_molecule_default_scenario_on_a_real_minikube(tmp_path: Path) -> None:
     engine.ensure_daemon()
     timings: dict[str, float] = {}
     password = secrets.token_urlsafe(18)
-    env = molecule_env(TODO_CLUSTER_DB_PASSWORD=password)
+    env = user_env(TODO_CLUSTER_DB_PASSWORD=password)
     db_dir = tmp_path / "database"
     try:
         molecule("destroy", env, timings)
@@ -99,4 +72,4 @@ def test_molecule_default_scenario_on_a_real_minikube(tmp_path: Path) -> None:
         finally:
             database.stop(db_dir)
             print(f"\nmolecule default on Minikube: {timings}", file=sys.stderr)
-    assert leftovers() == {"containers": [], "networks": [], "volumes": []}
+    assert leftovers(PROFILE) == {"containers": [], "networks": [], "volumes": []}

@@ -1,6 +1,6 @@
 """The secrets role's resolution and validation, with its cluster part switched off
 (secrets_manage_cluster: false; the Secret against a real kube-apiserver, AUTH_SECRET reuse
-and changed=0 on a rerun belong to the molecule `cluster` scenario).
+and changed=0 on a rerun belong to tests/cluster and the molecule `default` scenario).
 
 Vault variables come from a real ansible-vault encrypted group_vars file in a throwaway
 inventory; every secret is generated here, never written in the repository. The values (and

@@ -263,7 +263,8 @@ def build_traefik(go: str, env: dict[str, str]) -> None:
 
 
 def build_addons(force: bool = False) -> Path:
-    """The real node's CoreDNS and Traefik; return their bin dir."""
+    """CoreDNS (the Minikube node's cluster DNS image) and Traefik (the ingress addon's controller
+    image, tools/minikube/ingress.py); return their bin dir."""
     missing = [name for name in pins.ADDONS if force or not is_built(name)]
     if not missing:
         return pins.addon_bin_dir()

@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
 """Local Kubernetes test cluster: a real control plane with kwok playing the kubelets.
 
+What runs pods for real (kubelet, a container runtime, an Ingress controller, faults under
+load) is a real Minikube profile (tools/minikube, the Minikube tier); this cluster is for the
+API-level tests that need only a control plane: admission, Helm hooks, the playbooks' API
+calls, in seconds.
+
     python -m tools.cluster build    compile/cache etcd, kube-apiserver, -controller-manager, -scheduler, kwok
     python -m tools.cluster up       start everything, wait for a healthy API and Ready kwok nodes
     python -m tools.cluster env      print `export KUBECONFIG=...` (eval "$(python -m tools.cluster env)")
@@ -30,7 +35,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tools.cluster import addons, build, database, node, pause, pins
+from tools.cluster import build, pins
 
 SERVICE_CIDR = "10.96.0.0/16"
 KUBERNETES_SERVICE_IP = "10.96.0.1"
@@ -55,36 +60,12 @@ def log(message: str) -> None:
 # --- ports and state -------------------------------------------------------------------
 
 
-PORT_OFFSETS = {
-    "apiserver": 0,
-    "etcd-client": 1,
-    "etcd-peer": 2,
-    # The real node's; unused with kwok nodes.
-    "kubelet": 3,
-    "kubelet-healthz": 4,
-    "kube-proxy-metrics": 5,
-    "kube-proxy-healthz": 6,
-    "ingress": 7,
-    "ingress-ping": 8,
-    "dns-health": 9,
-    "dns-ready": 10,
-    "database": 11,
-}
-KWOK_PORTS = ("apiserver", "etcd-client", "etcd-peer")
+PORT_OFFSETS = {"apiserver": 0, "etcd-client": 1, "etcd-peer": 2}
 
 
-def ports(nodes: str = "kwok") -> dict[str, int]:
+def ports() -> dict[str, int]:
     base = int(os.environ.get("TODO_CLUSTER_PORT_BASE", "16443"))
-    names = PORT_OFFSETS if nodes == "real" else KWOK_PORTS
-    return {name: base + PORT_OFFSETS[name] for name in names}
-
-
-def nodes_mode(requested: str | None) -> str:
-    """`real` (kubelet + containerd: pods really run) or `kwok` (fake nodes: fast, no containers)."""
-    mode = requested or os.environ.get("TODO_CLUSTER_NODES") or "real"
-    if mode not in ("real", "kwok"):
-        raise ClusterError(f"nodes must be `real` or `kwok`, not {mode!r} (flag --nodes or TODO_CLUSTER_NODES)")
-    return mode
+    return {name: base + offset for name, offset in PORT_OFFSETS.items()}
 
 
 def check_port_free(port: int, owner: str) -> None:
@@ -373,11 +354,6 @@ def component_commands(bin_dir: Path, run_dir: Path, state: dict) -> list[tuple[
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--authorization-mode=Node,RBAC",
                 "--allow-privileged=true",
-                # The API server reaches the real node's kubelet (logs, exec) with the admin identity.
-                f"--kubelet-client-certificate={c['admin_cert']}",
-                f"--kubelet-client-key={c['admin_key']}",
-                # The node's name resolves nowhere; its InternalIP (the bridge address) does.
-                "--kubelet-preferred-address-types=InternalIP",
                 "--profiling=false",
                 f"--cert-dir={run_dir / 'pki'}",
                 "--v=1",
@@ -435,120 +411,8 @@ def cmd_build(args: argparse.Namespace) -> None:
     build.build(force=args.force)
 
 
-# --- the real node -----------------------------------------------------------------------
-
-REAL_NODE_PROCESSES = ("containerd", "kubelet", "kube-proxy", "coredns", "traefik")
-
-
-def node_ready(state: dict, name: str) -> bool:
-    try:
-        node = api_request(state, "GET", f"/api/v1/nodes/{name}")
-    except urllib.error.HTTPError as error:
-        if error.code == 404:
-            return False
-        raise
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in node.get("status", {}).get("conditions", []))
-
-
-def http_ok(url: str) -> bool:
-    with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (a 127.0.0.1 URL built here)
-        return response.status == 200
-
-
-def apply_object(state: dict, collection: str, body: dict) -> None:
-    try:
-        api_request(state, "POST", collection, body)
-    except urllib.error.HTTPError as error:
-        if error.code != 409:
-            raise
-
-
-def start_real_node(bin_dir: Path, run_dir: Path, state: dict) -> None:
-    """containerd, kubelet, kube-proxy, CoreDNS, Traefik and the Neon-like database, in order."""
-    facts = node.preflight()
-    network = node.NodeNetwork.from_env()
-    p = state["ports"]
-    record = state["node"] = {
-        "network": {},
-        "bridge_ip": network.gateway,
-        "pod_cidr": network.cidr,
-        "netns_before": sorted(node.netns_names()),
-        "cgroup_version": facts["cgroup_version"],
-        "ingress_url": f"http://127.0.0.1:{p['ingress']}",
-    }
-    write_state(run_dir, state)
-    addon_dir = build.build_addons()
-
-    node.setup_network(network, record["network"])
-    write_state(run_dir, state)
-
-    node.write_runtime_config(run_dir, network, facts["cni_bin_dir"])
-    spawn("containerd", node.containerd_argv(run_dir), run_dir, state)
-    wait_for("containerd socket", lambda: node.containerd_ready(run_dir), state, timeout=30)
-    node.import_archive(run_dir, pause.oci_archive(pause.pause_binary(), node.SANDBOX_IMAGE))
-    log(f"imported the sandbox image {node.SANDBOX_IMAGE}")
-
-    node.write_kubelet_config(run_dir, network, p, state["certs"]["ca_cert"])
-    spawn("kubelet", node.kubelet_argv(bin_dir, run_dir, network, state["kubeconfig"]), run_dir, state)
-    spawn("kube-proxy", node.kube_proxy_argv(bin_dir, network, state["kubeconfig"], p), run_dir, state)
-    wait_for(f"node {node.NODE_NAME} Ready", lambda: node_ready(state, node.NODE_NAME), state, timeout=120)
-
-    corefile = run_dir / "Corefile"
-    corefile.write_text(addons.corefile(network.gateway, state["kubeconfig"], CONTEXT, p["dns-health"], p["dns-ready"]))
-    spawn("coredns", addons.coredns_argv(addon_dir / "coredns", corefile), run_dir, state)
-    wait_for("CoreDNS ready", lambda: http_ok(f"http://127.0.0.1:{p['dns-ready']}/ready"), state, timeout=60)
-
-    apply_object(state, "/apis/networking.k8s.io/v1/ingressclasses", addons.ingress_class())
-    traefik_dynamic = run_dir / "traefik-dynamic.yml"
-    traefik_dynamic.write_text(addons.traefik_dynamic_config())
-    spawn(
-        "traefik",
-        addons.traefik_argv(addon_dir / "traefik", p["ingress"], p["ingress-ping"], traefik_dynamic),
-        run_dir,
-        state,
-        env={"KUBECONFIG": state["kubeconfig"]},
-    )
-    wait_for("Traefik ping", lambda: http_ok(f"http://127.0.0.1:{p['ingress-ping']}/ping"), state, timeout=60)
-
-    record["database"] = database.start(
-        run_dir, network.gateway, p["database"], network.cidr, state["certs"]["ca_cert"], state["certs"]["ca_key"]
-    )
-    write_state(run_dir, state)
-    log(f"Neon-like PostgreSQL (TLS + SCRAM) on {network.gateway}:{p['database']}")
-
-
-def stop_real_node(run_dir: Path, state: dict) -> None:
-    """Undo start_real_node: pods, processes, mounts, namespaces, iptables, the bridge."""
-    record = state.get("node") or {}
-    bin_dir = pins.bin_dir()
-    stop_processes(state, only=("traefik", "coredns", "kube-proxy", "kubelet"))
-    node.remove_all_containers(run_dir)
-    stop_processes(state, only=("containerd",))
-    for pid in node.shim_pids(run_dir):
-        os.kill(pid, signal.SIGKILL)
-    if record.get("database"):
-        database.stop(record["database"])
-    node.unmount_all_under(run_dir)
-    before = set(record.get("netns_before", []))
-    for name in sorted(node.netns_names() - before):
-        if name.startswith("cni-"):
-            node.run("umount", "-l", f"/var/run/netns/{name}", check=False)
-            Path(f"/var/run/netns/{name}").unlink(missing_ok=True)
-    if (bin_dir / "kube-proxy").exists():
-        node.kube_proxy_cleanup(bin_dir)
-    node.remove_kube_chains()
-    node.teardown_network(record.get("network", {}))
-
-
-def stop_everything(run_dir: Path, state: dict) -> None:
-    if state.get("node"):
-        stop_real_node(run_dir, state)
-    stop_processes(state)
-
-
 def cmd_up(args: argparse.Namespace) -> None:
     started = time.monotonic()
-    mode = nodes_mode(args.nodes)
     run_dir = pins.default_run_dir()
     existing = read_state(run_dir)
     if existing:
@@ -557,11 +421,11 @@ def cmd_up(args: argparse.Namespace) -> None:
             print(env_line(existing), flush=True)
             return
         log("found a stale or half-started cluster; cleaning it up first")
-        stop_everything(run_dir, existing)
+        stop_processes(existing)
     remove_run_dir(run_dir)
 
-    bin_dir = build.build(addons=mode == "real")
-    for name, port in ports(mode).items():
+    bin_dir = build.build_control_plane()
+    for name, port in ports().items():
         check_port_free(port, name)
 
     from tools.cluster import pki  # needs `cryptography`; imported late so `build`/`down` work without it
@@ -570,11 +434,10 @@ def cmd_up(args: argparse.Namespace) -> None:
     (run_dir / MARKER_FILE).write_text("state of tools/cluster; deleted by `python -m tools.cluster down`\n")
     (run_dir / "logs").mkdir()
     certs = {k: str(v) for k, v in pki.generate(run_dir / "pki", KUBERNETES_SERVICE_IP).items()}
-    versions = {"kubernetes": pins.KUBERNETES_VERSION, "etcd": pins.ETCD_VERSION}
-    versions.update({"kwok": pins.KWOK_VERSION} if mode == "kwok" else pins.ADDONS)
+    versions = {"kubernetes": pins.KUBERNETES_VERSION, "etcd": pins.ETCD_VERSION, "kwok": pins.KWOK_VERSION}
     state = {
-        "nodes": mode,
-        "ports": ports(mode),
+        "nodes": "kwok",
+        "ports": ports(),
         "certs": certs,
         "kubeconfig": str(run_dir / "kubeconfig"),
         "versions": versions,
@@ -592,12 +455,9 @@ def cmd_up(args: argparse.Namespace) -> None:
         wait_for("kube-apiserver /readyz", lambda: api_ready(state), state, timeout=90)
         for name in ("kube-controller-manager", "kube-scheduler"):
             spawn(name, commands[name], run_dir, state)
-        if mode == "kwok":
-            spawn("kwok", commands["kwok"], run_dir, state)
-            register_nodes(state)
-            wait_for(f"kwok nodes Ready ({', '.join(NODE_NAMES)})", lambda: nodes_ready(state), state, timeout=60)
-        else:
-            start_real_node(bin_dir, run_dir, state)
+        spawn("kwok", commands["kwok"], run_dir, state)
+        register_nodes(state)
+        wait_for(f"kwok nodes Ready ({', '.join(NODE_NAMES)})", lambda: nodes_ready(state), state, timeout=60)
         wait_for(
             "controller-manager (default ServiceAccount created)",
             lambda: default_service_account_exists(state),
@@ -606,9 +466,9 @@ def cmd_up(args: argparse.Namespace) -> None:
         )
     except BaseException:
         log(f"start-up failed; logs kept in {run_dir / 'logs'}; stopping what was started")
-        stop_everything(run_dir, state)
+        stop_processes(state)
         raise
-    log(f"cluster up in {time.monotonic() - started:.1f}s ({mode} node{'s' if mode == 'kwok' else ''})")
+    log(f"cluster up in {time.monotonic() - started:.1f}s (kwok nodes)")
     print(env_line(state), flush=True)
 
 
@@ -618,16 +478,13 @@ def cmd_down(args: argparse.Namespace) -> None:
     if state is None:
         log(f"no cluster state in {run_dir}; nothing to stop")
     else:
-        stop_everything(run_dir, state)
+        stop_processes(state)
     remove_run_dir(run_dir)
 
 
 def env_line(state: dict) -> str:
-    """What a user pastes: the kubeconfig and, with a real node, where the Ingress answers."""
-    lines = [f"export KUBECONFIG={state['kubeconfig']}"]
-    if state.get("node"):
-        lines.append(f"INGRESS_URL={state['node']['ingress_url']}")
-    return "\n".join(lines)
+    """What a user pastes."""
+    return f"export KUBECONFIG={state['kubeconfig']}"
 
 
 def running_state() -> dict:
@@ -639,32 +496,6 @@ def running_state() -> dict:
 
 def cmd_env(args: argparse.Namespace) -> None:
     print(env_line(running_state()))
-
-
-def cmd_database_url(args: argparse.Namespace) -> None:
-    """The Neon-like database's URL. With TODO_CLUSTER_DB_PASSWORD set: the URL a cluster started
-    with that password has (ports from TODO_CLUSTER_PORT_BASE), so callers can know it first;
-    otherwise the running cluster's."""
-    password = database.password_from_env()
-    if password:
-        url = database.database_url(node.NodeNetwork.from_env().gateway, ports("real")["database"], password)
-    else:
-        url = database.read_url(pins.default_run_dir())
-        if url is None:
-            raise ClusterError("no running real node, and TODO_CLUSTER_DB_PASSWORD is not set")
-    print(url)
-
-
-def cmd_load_image(args: argparse.Namespace) -> None:
-    """Copy images from the local Docker engine into the node's containerd (like `kind load
-    docker-image`); prints `unchanged` when the node already has that exact image."""
-    from tools.cluster import images
-
-    state = running_state()
-    if not state.get("node"):
-        raise ClusterError("the cluster has kwok nodes only: nothing to load images into")
-    for ref in args.images:
-        print(f"{ref}: {images.load(pins.default_run_dir(), ref)}", flush=True)
 
 
 def cmd_status(args: argparse.Namespace) -> None:
@@ -687,22 +518,6 @@ def cmd_status(args: argparse.Namespace) -> None:
     except (OSError, urllib.error.URLError) as error:
         healthy = False
         print(f"{'api':<24} unreachable: {error}")
-    if state.get("node"):
-        p = state["ports"]
-        checks = {
-            "ingress (traefik ping)": f"http://127.0.0.1:{p['ingress-ping']}/ping",
-            "dns (coredns ready)": f"http://127.0.0.1:{p['dns-ready']}/ready",
-        }
-        for label, url in checks.items():
-            try:
-                ok = http_ok(url)
-            except (OSError, urllib.error.URLError):
-                ok = False
-            healthy &= ok
-            print(f"{label:<24} {'ok' if ok else 'NOT OK'}")
-        db = database.is_up(state["node"].get("database", {}))
-        healthy &= db
-        print(f"{'database (TLS, SCRAM)':<24} {'ok' if db else 'NOT OK'}")
     print(env_line(state))
     sys.exit(0 if healthy else 1)
 
@@ -713,25 +528,13 @@ def main(argv: list[str] | None = None) -> None:
     build_parser = sub.add_parser("build", help="build and cache the binaries")
     build_parser.add_argument("--force", action="store_true", help="rebuild even if cached")
     build_parser.set_defaults(func=cmd_build)
-    up_parser = sub.add_parser("up", help="start the cluster")
-    up_parser.add_argument(
-        "--nodes", choices=("real", "kwok"), help="a real node (default; TODO_CLUSTER_NODES) or two kwok nodes"
-    )
-    up_parser.set_defaults(func=cmd_up)
-    load_parser = sub.add_parser("load-image", help="copy images from the local Docker engine into the node")
-    load_parser.add_argument("images", nargs="+", metavar="IMAGE")
-    load_parser.set_defaults(func=cmd_load_image)
-    for name, func in (
-        ("down", cmd_down),
-        ("env", cmd_env),
-        ("status", cmd_status),
-        ("database-url", cmd_database_url),
-    ):
+    sub.add_parser("up", help="start the cluster").set_defaults(func=cmd_up)
+    for name, func in (("down", cmd_down), ("env", cmd_env), ("status", cmd_status)):
         sub.add_parser(name).set_defaults(func=func)
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except (ClusterError, build.BuildError, node.NodeError) as error:
+    except (ClusterError, build.BuildError) as error:
         sys.exit(f"[cluster] ERROR: {error}")
 
 

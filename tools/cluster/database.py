@@ -1,16 +1,17 @@
 """A database that behaves like Neon where our code can tell: TLS required, SCRAM with channel
 binding, reached over the network by the pods with the URL shape a Neon user pastes:
 
-    postgresql://todo:PASSWORD@<node IP>:<port>/todo?sslmode=require&channel_binding=require
+    postgresql://todo:PASSWORD@<gateway IP>:<port>/todo?sslmode=require&channel_binding=require
 
 It is Debian's PostgreSQL in a private instance (tools.postgres.PrivateServer) listening on
-127.0.0.1 and on the node's bridge address; pg_hba accepts only `hostssl ... scram-sha-256`, so a
+127.0.0.1 and on the address the pods reach (the gateway of a Minikube profile's network,
+tools/minikube/database.py); pg_hba accepts only `hostssl ... scram-sha-256`, so a
 client without TLS, or with md5/plain passwords, is refused as Neon would refuse it. The
 certificate is made at start-up, signed by the run's throwaway CA.
 
 The password comes from TODO_CLUSTER_DB_PASSWORD when set (so a caller can know the URL before
-the cluster exists, as the molecule scenario does) and is generated otherwise; the URL is kept
-in the run dir (mode 0600) and printed only by `python -m tools.cluster database-url`.
+the database exists) and is generated otherwise; the URL is kept in the run dir (mode 0600) and
+printed only by `python -m tools.minikube.database start`.
 """
 
 from __future__ import annotations

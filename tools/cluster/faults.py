@@ -1,65 +1,84 @@
-"""Faults to inject into a running real node, for the fault-under-load tests and the bench.
+"""Faults to inject into a running cluster whose pods reach the Neon-like database through a
+bridge of this host (a Minikube profile's Docker network: tools/minikube/faults.py), for the
+fault-under-load tests and the bench.
 
 - `block_database` / `unblock_database`: the pods' packets to the database are dropped (a
   network partition: no refusal, no reset, the way a Neon endpoint that went away looks).
-- `SlowDatabase`: new connections from the pods to the database go through a proxy on the node
-  that delays every chunk both ways (iptables REDIRECT on the bridge; no netem in this kernel).
+- `SlowDatabase`: new connections from the pods to the database go through a proxy on this
+  host that delays every chunk both ways (iptables REDIRECT on the bridge; no netem in this
+  kernel).
 
-Every iptables rule carries the node's rule comment, so `down` would find one left behind.
+Every iptables rule carries the path's rule comment, so the cluster's teardown (or its test's
+leftover check) finds one left behind.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
 import threading
 import time
-from pathlib import Path
-
-from tools.cluster import node
+from dataclasses import dataclass
 
 
-def _db(state: dict) -> dict:
-    record = (state.get("node") or {}).get("database")
-    if not record:
-        raise node.NodeError("this cluster has no real node database")
-    return record
+@dataclass(frozen=True)
+class DatabasePath:
+    """Where the pods' packets to the database enter this host: the bridge they arrive on and
+    the address (the bridge's own) and port the database listens on."""
+
+    bridge: str
+    address: str
+    port: int
+    rule_comment: str
+
+    def _comment(self) -> list[str]:
+        return ["-m", "comment", "--comment", self.rule_comment]
 
 
-def _block_rule(state: dict) -> list[str]:
-    bridge = state["node"]["network"]["bridge"]
-    port = str(_db(state)["port"])
-    return ["INPUT", "-i", bridge, "-p", "tcp", "--dport", port, "-m", "comment", "--comment", node.RULE_COMMENT,
-            "-j", "DROP"]  # fmt: skip
+def iptables(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(["iptables", "-w", *argv], capture_output=True, text=True, timeout=60)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"iptables {' '.join(argv)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return proc
 
 
-def block_database(state: dict) -> None:
-    node.run("iptables", "-w", "-I", *_block_rule(state)[:1], "1", *_block_rule(state)[1:])
+def _insert(table: str, rule: list[str]) -> None:
+    iptables("-t", table, "-I", rule[0], "1", *rule[1:])
 
 
-def unblock_database(state: dict) -> None:
-    rule = _block_rule(state)
-    while node.run("iptables", "-w", "-C", *rule, check=False).returncode == 0:
-        node.run("iptables", "-w", "-D", *rule)
+def _delete_all(table: str, rule: list[str]) -> None:
+    while iptables("-t", table, "-C", *rule, check=False).returncode == 0:
+        iptables("-t", table, "-D", *rule)
+
+
+def _block_rule(path: DatabasePath) -> list[str]:
+    return ["INPUT", "-i", path.bridge, "-p", "tcp", "--dport", str(path.port), *path._comment(), "-j", "DROP"]
+
+
+def block_database(path: DatabasePath) -> None:
+    _insert("filter", _block_rule(path))
+
+
+def unblock_database(path: DatabasePath) -> None:
+    _delete_all("filter", _block_rule(path))
 
 
 class SlowDatabase:
     """Delay every chunk between the pods and the database by `delay` seconds each way."""
 
-    def __init__(self, state: dict, delay: float) -> None:
-        self.state, self.delay = state, delay
-        self.host = state["node"]["bridge_ip"]
-        self.target = ("127.0.0.1", _db(state)["port"])
-        self.listener = socket.create_server((self.host, 0))
+    def __init__(self, path: DatabasePath, delay: float) -> None:
+        self.path, self.delay = path, delay
+        # The proxy's own connections come from this host, not through the bridge: not redirected.
+        self.target = ("127.0.0.1", path.port)
+        self.listener = socket.create_server((path.address, 0))
         self.port = self.listener.getsockname()[1]
         self._stop = threading.Event()
         self._sockets: list[socket.socket] = []
 
     def _rule(self) -> list[str]:
-        bridge = self.state["node"]["network"]["bridge"]
-        comment = ["-m", "comment", "--comment", node.RULE_COMMENT]
-        match = ["-i", bridge, "-p", "tcp", "-d", self.host, "--dport", str(self.target[1])]
-        return ["PREROUTING", *match, *comment, "-j", "REDIRECT", "--to-ports", str(self.port)]
+        match = ["-i", self.path.bridge, "-p", "tcp", "-d", self.path.address, "--dport", str(self.path.port)]
+        return ["PREROUTING", *match, *self.path._comment(), "-j", "REDIRECT", "--to-ports", str(self.port)]
 
     def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         try:
@@ -93,20 +112,12 @@ class SlowDatabase:
 
     def __enter__(self) -> SlowDatabase:
         threading.Thread(target=self._accept, daemon=True).start()
-        node.run("iptables", "-w", "-t", "nat", "-I", *self._rule()[:1], "1", *self._rule()[1:])
+        _insert("nat", self._rule())
         return self
 
     def __exit__(self, *exc: object) -> None:
-        rule = self._rule()
-        while node.run("iptables", "-w", "-t", "nat", "-C", *rule, check=False).returncode == 0:
-            node.run("iptables", "-w", "-t", "nat", "-D", *rule)
+        _delete_all("nat", self._rule())
         self._stop.set()
         self.listener.close()
         for s in self._sockets:
             s.close()
-
-
-def kill_container(state: dict, container_id: str) -> None:
-    """SIGKILL a container's process through the node's containerd (no grace, no preStop)."""
-    run_dir = Path(state["kubeconfig"]).parent
-    node.ctr(run_dir, "tasks", "kill", "--signal", "SIGKILL", container_id, timeout=30)

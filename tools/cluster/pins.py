@@ -22,8 +22,8 @@ STAGING_OVERRIDES: dict[str, str] = {}
 # kwok v0.7.0 needs go >= 1.24; it plays kubelet for fake nodes.
 KWOK_VERSION = "v0.7.0"
 
-# The real node's cluster DNS and Ingress controller, built from their Go modules like the
-# rest. CoreDNS: the version kubeadm v1.35.1 deploys (its constants.CoreDNSVersion).
+# Cluster DNS and the Ingress controller of the offline Minikube images, built from their Go
+# modules like the rest. CoreDNS: the version kubeadm v1.35.1 deploys (its constants.CoreDNSVersion).
 COREDNS_VERSION = "v1.13.1"
 # Traefik 3.6, not 3.7: 3.7.x needs a nested module that the Go module proxy does not serve.
 TRAEFIK_VERSION = "v3.6.12"

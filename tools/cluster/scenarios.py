@@ -1,5 +1,6 @@
-"""Fault-under-load scenarios on the real node, shared by the cluster tier's tests (which assert
-the bars) and bench/faults_under_load.py (which runs them longer and prints the numbers).
+"""Fault-under-load scenarios on a real cluster (a Minikube profile: tools/minikube/faults.py), shared
+by the tests (which assert the bars) and bench/faults_under_load.py (which runs them longer
+and prints the numbers).
 
 Each scenario starts bounded traffic through the Ingress on 127.0.0.1 (tools.cluster.traffic),
 does one thing to the cluster, lets the traffic run on, and returns what a client saw: requests
@@ -24,21 +25,17 @@ from tools.stats import percentile
 
 @dataclass
 class Cluster:
-    """What a scenario needs to act on a running real node."""
+    """What a scenario needs to act on a running cluster."""
 
-    state: dict
+    ingress: str  # http://127.0.0.1:PORT, where the Ingress controller answers
+    admin_db_url: str  # the Neon-like database's admin URL, for checking writes
+    database: faults.DatabasePath  # where the pods' packets to the database enter this host
+    kill_container: Callable[[str], None]  # SIGKILL a container by the containerID a Pod reports
     env: dict[str, str]
     kubectl: str
     deploy: Callable[..., subprocess.CompletedProcess]
     namespace: str = "todo"
     release: str = "todo"
-
-    @property
-    def ingress(self) -> str:
-        return self.state["node"]["ingress_url"]
-
-    def admin_db_url(self) -> str:
-        return self.state["node"]["database"]["admin_url"].replace("/postgres?", "/todo?")
 
     def k(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -98,7 +95,7 @@ class Result:
 def check_writes(cluster: Cluster, result: Result) -> None:
     """Every create that got a 201 is in the database exactly once."""
     acknowledged = [task_id for ids in result.traffic.created.values() for task_id in ids]
-    with psycopg.connect(cluster.admin_db_url(), connect_timeout=5) as conn:
+    with psycopg.connect(cluster.admin_db_url, connect_timeout=5) as conn:
         rows = conn.execute("SELECT id, count(*) FROM tasks WHERE id = ANY(%s) GROUP BY id", [acknowledged]).fetchall()
     found = dict(rows)
     result.lost_writes = sum(1 for task_id in acknowledged if task_id not in found)
@@ -154,10 +151,10 @@ def pod_kills(cluster: Cluster, seconds: float = 120) -> Result:
             )
             result.numbers[f"{component} delete -> replacement Ready (s)"] = waited
         pod = cluster.pods("backend")[0]
-        container_id = pod["status"]["containerStatuses"][0]["containerID"].removeprefix("containerd://")
+        container_id = pod["status"]["containerStatuses"][0]["containerID"]
         before = cluster.restarts("backend")
         result.marks["sigkill"] = time.monotonic()
-        faults.kill_container(cluster.state, container_id)
+        cluster.kill_container(container_id)
         waited = cluster.wait(
             "the killed container restarted and Ready",
             lambda: cluster.restarts("backend") > before and len(cluster.ready_pods("backend")) == 2,
@@ -183,7 +180,7 @@ def database_outage(
     try:
         time.sleep(5)
         result.marks["fault"] = time.monotonic()
-        faults.block_database(cluster.state)
+        faults.block_database(cluster.database)
         try:
             result.numbers["to NotReady (s)"] = cluster.wait(
                 "backend pods NotReady", lambda: cluster.ready_pods("backend") == [], timeout=outage + 60
@@ -194,7 +191,7 @@ def database_outage(
             if remaining > 0:
                 time.sleep(remaining)
         finally:
-            faults.unblock_database(cluster.state)
+            faults.unblock_database(cluster.database)
         result.marks["restored"] = time.monotonic()
         result.numbers["to Ready again after the database returned (s)"] = cluster.wait(
             "backend pods Ready", lambda: len(cluster.ready_pods("backend")) == 2, timeout=120
@@ -221,7 +218,7 @@ def database_outage(
 
 def slow_database(cluster: Cluster, delay: float = 0.05, seconds: float = 40) -> Result:
     """Every chunk between the pods and the database delayed by `delay` seconds each way."""
-    with faults.SlowDatabase(cluster.state, delay):
+    with faults.SlowDatabase(cluster.database, delay):
         # Pooled connections were opened directly: end them so the pool reconnects through the proxy.
         reconnect_through_the_proxy(cluster)
         traffic = _traffic(cluster, seconds)
@@ -247,6 +244,6 @@ IDLE_PING_SECONDS = 6.0
 
 
 def reconnect_through_the_proxy(cluster: Cluster) -> None:
-    with psycopg.connect(cluster.admin_db_url(), connect_timeout=5, autocommit=True) as conn:
+    with psycopg.connect(cluster.admin_db_url, connect_timeout=5, autocommit=True) as conn:
         conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'todo'")
     time.sleep(IDLE_PING_SECONDS)

@@ -35,9 +35,12 @@ class GoProgram:
     module: str
     version: str
     package: str
+    # minikube itself links the kvm2 driver's libvirt bindings through cgo (its Makefile sets
+    # CGO_ENABLED=1); what runs inside an image is static, as upstream builds it.
+    cgo: bool = False
 
 
-MINIKUBE = GoProgram("minikube", MINIKUBE_MODULE, pins.MINIKUBE_VERSION, "k8s.io/minikube/cmd/minikube")
+MINIKUBE = GoProgram("minikube", MINIKUBE_MODULE, pins.MINIKUBE_VERSION, "k8s.io/minikube/cmd/minikube", cgo=True)
 STORAGE_PROVISIONER = GoProgram(
     "storage-provisioner", MINIKUBE_MODULE, pins.MINIKUBE_VERSION, "k8s.io/minikube/cmd/storage-provisioner"
 )
@@ -58,8 +61,20 @@ def binary_path(program: GoProgram) -> Path:
     return root() / program.name / program.version / program.name
 
 
+# The ELF interpreter a dynamically linked amd64 binary names near its start.
+DYNAMIC_LOADER = b"/lib64/ld-linux-x86-64.so.2"
+
+
+def is_static(path: Path) -> bool:
+    with path.open("rb") as binary:
+        return DYNAMIC_LOADER not in binary.read(4096)
+
+
 def is_built(program: GoProgram) -> bool:
-    return binary_path(program).is_file()
+    """Compiled, and static where it must be: a cgo build of storage-provisioner left by an
+    earlier version of this module cannot start in its FROM-scratch image, so it is rebuilt."""
+    path = binary_path(program)
+    return path.is_file() and (program.cgo or is_static(path))
 
 
 def module_dir(module: str, version: str) -> Path:
@@ -101,7 +116,6 @@ def minikube_facts(version: str = pins.MINIKUBE_VERSION) -> MinikubeFacts:
 
 def _build_minikube_programs(go: str, wanted: list[GoProgram]) -> None:
     facts = minikube_facts()
-    env = dict(cluster_build.go_env(), CGO_ENABLED="1")
     wrapper = root() / "wrapper" / f"minikube-{pins.MINIKUBE_VERSION}"
     version_pkg = "k8s.io/minikube/pkg/version"
     flags = {
@@ -118,6 +132,7 @@ def _build_minikube_programs(go: str, wanted: list[GoProgram]) -> None:
     }
     for program in wanted:
         tags, ldflags = flags[program.name]
+        env = dict(cluster_build.go_env(), CGO_ENABLED="1" if program.cgo else "0")
         started = time.monotonic()
         log(f"compiling {program.name} {program.version} (first time: several minutes)")
         output = binary_path(program)

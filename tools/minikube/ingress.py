@@ -14,7 +14,7 @@ its flags, uid 101 with only NET_BIND_SERVICE (file capability on the traefik bi
 nginx image sets on nginx), hostPorts 80/443, GET /healthz on 10254 (liveness and readiness),
 preStop `/wait-shutdown`, the webhook on :8443 with the certgen-made cert answering AdmissionReview
 v1 at /networking/v1/ingresses, retry of a refused endpoint on the next one (nginx's
-proxy_next_upstream; our NEXT_ENDPOINT_MIDDLEWARE), the node address in Ingress status.
+proxy_next_upstream: the NEXT_ENDPOINT_MIDDLEWARE), the node address in Ingress status.
 
 What it does NOT share with ingress-nginx (also in tools/minikube/README.md):
 - matching: `Prefix` is segment-wise as the Ingress spec says (/api matches /api and /api/x, not

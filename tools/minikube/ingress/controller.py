@@ -41,8 +41,8 @@ PID_FILE = "controller.pid"
 HEALTH_PORT = 10254
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 NGINX_ANNOTATION_PREFIX = "nginx.ingress.kubernetes.io/"
-# The same middleware (name and retry) as tools/cluster/addons.py's NEXT_ENDPOINT_MIDDLEWARE: a
-# connection refused by one endpoint is retried on another, as nginx's proxy_next_upstream does.
+# A retry middleware on every entry point: a connection refused by one endpoint is retried on
+# another, as nginx's proxy_next_upstream does.
 NEXT_ENDPOINT_MIDDLEWARE = "next-endpoint"
 
 # The annotations Traefik v3.6.12's kubernetesIngressNGINX provider reads (its annotations.go);
@@ -150,8 +150,8 @@ def traefik_argv(args: argparse.Namespace, config_file: Path, status_address: st
         "--entryPoints.websecure.asDefault=true",
         "--entryPoints.websecure.http.tls=true",
         f"--entryPoints.websecure.http.middlewares={NEXT_ENDPOINT_MIDDLEWARE}@file",
-        # As the repo's own Traefik (tools/cluster/addons.py): Traefik's default of 60s would cut a
-        # slow request that nginx (60s between reads, not in total) lets through.
+        # Traefik's default of 60s would cut a slow request that nginx (60s between reads, not
+        # in total) lets through.
         "--entryPoints.web.transport.respondingTimeouts.readTimeout=120s",
         "--entryPoints.websecure.transport.respondingTimeouts.readTimeout=120s",
         f"--entryPoints.health.address=:{args.healthz_port}",

@@ -14,7 +14,7 @@ Once a connect has failed or a connection was lost, the engine's ConnectGate let
 attempt at a time try the database; every other one fails at once. Without it, each worker
 thread of a busy server would spend the whole connect timeout on an unreachable database
 while the requests behind them waited for a thread: 10 s and more for a 503 (measured on the
-real node) instead of the few milliseconds it takes now.
+home-made real node of that time) instead of the few milliseconds it takes now.
 """
 
 from __future__ import annotations

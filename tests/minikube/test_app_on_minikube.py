@@ -1,85 +1,47 @@
-"""The real node: `make deploy-local` (deploy-dev.yml) onto kubelet + containerd, then what only
-running pods can show — probes, the Ingress, DNS between the tiers, the TLS database, a rollout
-under traffic — and finally that `down` leaves nothing behind on this machine.
+"""The app on a real Minikube, under what only running pods can show: the user's own
+deploy-dev.yml onto a profile (pods under kubelet, the Docker runtime through cri-dockerd, the
+ingress addon's controller, cluster DNS, the Neon-like TLS database on the profile network's
+gateway), a user's journey and the browser scenarios through the Ingress, a rollout, pod kills
+and database faults under load (tools/cluster/scenarios.py, tools/minikube/faults.py), SC-003's
+requests, and a teardown that leaves nothing behind.
 
-Traffic goes to 127.0.0.1 only (the Ingress entry point and the API server). The pods live on
-the node's own bridge, in network namespaces this run creates.
-Run on its own: `.venv/bin/pytest tests/cluster/test_real_node.py -s` (prints the numbers).
+Load goes to 127.0.0.1 only: the profile publishes the node's port 80 (where the addon's
+controller listens, hostPort) on 127.0.0.1 with `minikube start --ports`. Needs make
+minikube-offline on a machine without registries (make test-minikube does it).
+Run on its own: `.venv/bin/pytest tests/minikube/test_app_on_minikube.py -s` (prints the numbers).
 """
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
-import re
 import secrets
 import subprocess
-import sys
-import time
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
 
 import httpx
+import psycopg
 import pytest
-from conftest import REPO, cluster_env, tool
-from host_state import HostState, snapshot
+from conftest import RECAP, REPO, free_port
 
 from tools.cluster import sc003, scenarios
 from tools.cluster.traffic import Traffic
+from tools.minikube import faults
+from tools.minikube.app import ProfileApp, leftovers
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
-PORT_BASE = int(os.environ.get("TODO_TEST_REAL_NODE_PORT_BASE", "16943"))
-RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+PROFILE = "todo-app"
 SCENARIOS = REPO / "tests" / "e2e" / "browser" / "scenarios.mjs"
-REPORTS = REPO / "test-artifacts" / "cluster"
+REPORTS = REPO / "test-artifacts" / "minikube"
 # The bars of the fault scenarios (issue: zero lost requests).
 KILL_WINDOW = 5.0  # seconds after a SIGKILL in which its in-flight requests may fail
 # A request caught by a database outage answers 503 within the backend's DB_CONNECT_TIMEOUT_SECONDS
 # (5 s: its tcp_user_timeout on a silent connection) plus a little; it never hangs.
 FAST_FAILURE_SECONDS = 7.0
 RECOVERY_BOUND = 15.0  # one readiness period (10 s) plus the Ingress noticing
-INGRESS_NOTICE_SECONDS = 3.0  # Traefik applies endpoint changes after its 2 s provider throttle
+INGRESS_NOTICE_SECONDS = 3.0  # the controller applies endpoint changes after its 2 s provider throttle
 SLOW_DB_LIST_P95_MS = 3000.0
-
-
-@dataclass
-class RealNode:
-    env: dict[str, str]
-    run_dir: Path
-    state: dict
-    before: HostState
-    ingress: str
-    up_seconds: float
-    deploy_seconds: float
-
-    def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [tool("kubectl"), "-n", "todo", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=check,
-            timeout=300,
-        )
-
-    def cluster(self, *args: str, timeout: float = 3600) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "tools.cluster", *args], cwd=REPO, env=self.env, capture_output=True, text=True,
-            timeout=timeout,
-        )  # fmt: skip
-
-    def deploy(self, *extra: str) -> subprocess.CompletedProcess:
-        """`make deploy-local` without make: the same module, the same playbook."""
-        return subprocess.run(
-            [sys.executable, "-m", "tools.cluster.deploy_local", *extra],
-            cwd=REPO, env=self.env, capture_output=True, text=True, timeout=3600,
-        )  # fmt: skip
-
-    def pods(self, component: str) -> list[dict]:
-        out = self.kubectl("get", "pods", "-l", f"app.kubernetes.io/component={component}", "-o", "json").stdout
-        return json.loads(out)["items"]
 
 
 def recap(output: str) -> tuple[int, int, int, int]:
@@ -88,107 +50,82 @@ def recap(output: str) -> tuple[int, int, int, int]:
     return tuple(int(x) for x in match.groups())  # type: ignore[return-value]
 
 
-def parse_time(value: str) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 @pytest.fixture(scope="module")
-def real_node(tmp_path_factory: pytest.TempPathFactory):
-    before = snapshot()
-    run_dir = tmp_path_factory.mktemp("real-node") / "run"
-    env = cluster_env(run_dir, PORT_BASE)
-    env["TODO_CLUSTER_NODES"] = "real"
-    env["PATH"] = f"{REPO / '.venv' / 'bin'}{os.pathsep}{env['PATH']}"
-    env["KUBECONFIG"] = str(run_dir / "kubeconfig")
-    # Hermetic: no secret of the caller's reaches the cluster. AUTH_SECRET is generated by the
-    # secrets role, DATABASE_URL is the cluster's own TLS database, no OpenAI key (503).
-    for name in ("DATABASE_URL", "AUTH_SECRET", "OPENAI_API_KEY"):
-        env.pop(name, None)
-    started = time.monotonic()
-    node = RealNode(env, run_dir, {}, before, "", 0.0, 0.0)
-    up = node.cluster("up")
-    node.up_seconds = time.monotonic() - started
-    try:
-        assert up.returncode == 0, f"cluster up failed:\n{up.stdout[-8000:]}\n{up.stderr[-8000:]}"
-        node.state = json.loads((run_dir / "state.json").read_text())
-        node.ingress = node.state["node"]["ingress_url"]
-        assert f"INGRESS_URL={node.ingress}" in up.stdout
-        started = time.monotonic()
-        deployed = node.deploy()
-        node.deploy_seconds = time.monotonic() - started
-        assert deployed.returncode == 0, deployed.stdout[-15000:] + deployed.stderr[-5000:]
-        print(f"\nreal node: up {node.up_seconds:.0f}s, first deploy-local {node.deploy_seconds:.0f}s")
-        yield node
-    finally:
-        node.cluster("down", timeout=300)
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProfileApp]:
+    with ProfileApp(PROFILE, tmp_path_factory.mktemp("app"), ingress_port=free_port()) as app:
+        print(f"\nMinikube app: {app.timings}")
+        yield app
 
 
-def test_pods_run_and_are_ready_by_kubelets_probes(real_node: RealNode) -> None:
-    release = json.loads(
-        subprocess.run(
-            [tool("helm"), "status", "todo", "-n", "todo", "-o", "json"],
-            env=real_node.env, capture_output=True, text=True, check=True,
-        ).stdout
-    )  # fmt: skip
-    installed = parse_time(release["info"]["first_deployed"])
-    ready_at = []
+def test_pods_run_and_are_ready_by_kubelets_probes(app: ProfileApp) -> None:
     for component in ("backend", "frontend"):
-        pods = real_node.pods(component)
+        pods = app.pods(component)
         assert len(pods) == 2, [p["metadata"]["name"] for p in pods]
         for pod in pods:
             statuses = pod["status"]["containerStatuses"]
             assert pod["status"]["phase"] == "Running"
             assert all(s["ready"] and s["started"] for s in statuses)
-            assert all(s["containerID"].startswith("containerd://") for s in statuses)
+            assert all(s["containerID"].startswith("docker://") for s in statuses)
             assert sum(s["restartCount"] for s in statuses) == 0, statuses
-            assert pod["spec"]["nodeName"] == "todo-node"
-            ready = next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")
-            ready_at.append(parse_time(ready["lastTransitionTime"]))
-    print(f"\nhelm install -> all 4 pods Ready: {(max(ready_at) - installed).total_seconds():.0f}s; restarts 0")
+            assert pod["spec"]["nodeName"] == PROFILE
 
 
-def test_the_migration_job_really_migrated_the_tls_database(real_node: RealNode) -> None:
-    import psycopg
+def test_every_pod_of_the_offline_minikube_itself_runs(app: ProfileApp) -> None:
+    """The images make minikube-offline built for kube-system (control plane, kube-proxy,
+    CoreDNS, storage-provisioner) and the ingress addon all run, with no restart: a broken
+    one would only show here (storage-provisioner once crash-looped, a cgo build in a
+    FROM-scratch image)."""
+    for namespace in ("kube-system", "ingress-nginx"):
+        pods = json.loads(app.kubectl("get", "pods", "-n", namespace, "-o", "json").stdout)["items"]
+        running = [p for p in pods if p["status"]["phase"] != "Succeeded"]  # the certgen Jobs' pods
+        assert running, namespace
+        for pod in running:
+            statuses = pod["status"].get("containerStatuses", [])
+            name = pod["metadata"]["name"]
+            assert pod["status"]["phase"] == "Running" and all(s["ready"] for s in statuses), (name, statuses)
+            assert sum(s["restartCount"] for s in statuses) == 0, (name, statuses)
 
-    url = (real_node.run_dir / "database-url").read_text().strip()
-    assert url.endswith("?sslmode=require&channel_binding=require")
+
+def test_the_migration_job_really_migrated_the_tls_database(app: ProfileApp) -> None:
+    url = app.secrets["DATABASE_URL"]
+    assert "sslmode=require" in url and "channel_binding=require" in url
     # From this host, the way the pods connect: TLS required, SCRAM with channel binding.
-    with psycopg.connect(url.replace("10.213.0.1", "127.0.0.1"), connect_timeout=5) as conn:
+    with psycopg.connect(url, connect_timeout=5) as conn:
         assert conn.info.pgconn.ssl_in_use
         assert conn.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 1
     # Without TLS the server refuses, as Neon does.
+    plain = url.replace("sslmode=require", "sslmode=disable").replace("&channel_binding=require", "")
     with pytest.raises(psycopg.OperationalError, match=r"no pg_hba\.conf entry|SSL off"):
-        psycopg.connect(url.replace("sslmode=require", "sslmode=disable").replace("&channel_binding=require", "")
-                        .replace("10.213.0.1", "127.0.0.1"), connect_timeout=5)  # fmt: skip
+        psycopg.connect(plain, connect_timeout=5)
 
 
-def test_a_user_journey_through_the_ingress(real_node: RealNode) -> None:
+def test_a_user_journey_through_the_ingress(app: ProfileApp) -> None:
     email, password = f"journey-{secrets.token_hex(4)}@example.test", secrets.token_urlsafe(16)
-    with httpx.Client(base_url=real_node.ingress, timeout=15, trust_env=False) as client:
+    with httpx.Client(base_url=app.ingress, timeout=15, trust_env=False) as client:
         root = client.get("/", follow_redirects=False)
         assert root.status_code in (302, 303, 307, 308) and "/signin" in root.headers["location"]
         assert client.get("/api/v1/health").json()["status"] == "ok"
         assert client.get("/api/v1/health/ready").status_code == 200
         assert client.post("/api/v1/auth/register", json={"email": email, "password": password}).status_code == 201
         assert client.post("/api/v1/auth/login", json={"email": email, "password": password}).status_code == 200
-        created = client.post("/api/v1/tasks", json={"title": "through Traefik"})
+        created = client.post("/api/v1/tasks", json={"title": "through the ingress addon"})
         assert created.status_code == 201
         listed = client.get("/api/v1/tasks").json()
         assert [t["id"] for t in listed["items"]] == [created.json()["id"]]
         # The frontend renders the signed-in page on the server by calling the backend through
         # its Service name: this answer needs cluster DNS and kube-proxy.
         page = client.get("/")
-        assert page.status_code == 200 and "through Traefik" in page.text
+        assert page.status_code == 200 and "through the ingress addon" in page.text
 
 
 @pytest.mark.parametrize("name", ["task-flow", "isolation", "errors"])
-def test_browser_scenarios_through_the_ingress(real_node: RealNode, name: str) -> None:
-    artifacts = REPO / "test-artifacts" / "e2e-real-node"
+def test_browser_scenarios_through_the_ingress(app: ProfileApp, name: str) -> None:
+    artifacts = REPO / "test-artifacts" / "e2e-minikube"
     artifacts.mkdir(parents=True, exist_ok=True)
     env = {
-        "PATH": os.environ["PATH"],
+        "PATH": app.env()["PATH"],  # the pinned node first
         "HOME": os.environ.get("HOME", "/root"),
-        "BASE_URL": real_node.ingress,
+        "BASE_URL": app.ingress,
         "ARTIFACT_DIR": str(artifacts),
         "FRONTEND_DIR": str(REPO / "apps" / "frontend"),
         "CHROMIUM": os.environ.get("CHROMIUM", "/usr/bin/chromium"),
@@ -198,16 +135,16 @@ def test_browser_scenarios_through_the_ingress(real_node: RealNode, name: str) -
     assert f"scenario {name}: ok" in result.stdout + result.stderr
 
 
-def test_a_second_deploy_changes_nothing(real_node: RealNode) -> None:
-    again = real_node.deploy()
+def test_a_second_deploy_changes_nothing(app: ProfileApp) -> None:
+    again = app.deploy()
     assert again.returncode == 0, again.stdout[-10000:]
     _ok, changed, unreachable, failed = recap(again.stdout)
     assert (changed, unreachable, failed) == (0, 0, 0), again.stdout[-10000:]
 
 
 @pytest.fixture(scope="module")
-def scenario_cluster(real_node: RealNode) -> scenarios.Cluster:
-    return scenarios.Cluster(state=real_node.state, env=real_node.env, kubectl=tool("kubectl"), deploy=real_node.deploy)
+def scenario_cluster(app: ProfileApp) -> scenarios.Cluster:
+    return faults.on_profile(PROFILE, app.db_dir, app.ingress, app.env(), app.kubectl_path(), app.deploy)
 
 
 def report(result: scenarios.Result) -> None:
@@ -300,10 +237,10 @@ def test_a_slow_database_keeps_the_task_list_bounded(scenario_cluster: scenarios
     assert (result.lost_writes, result.duplicate_writes) == (0, 0)
 
 
-def test_the_ingress_answers_every_sc003_request_at_concurrency_16(real_node: RealNode) -> None:
+def test_the_ingress_answers_every_sc003_request_at_concurrency_16(app: ProfileApp) -> None:
     """SC-003 through the real Ingress controller. Latency is printed, not asserted (bench/ owns
     the targets); what must hold anywhere is that all 16 clients got answers, every one a 200."""
-    results = sc003.measure(real_node.ingress, concurrency=16, seconds=10)
+    results = sc003.measure(app.ingress, concurrency=16, seconds=10)
     print("\n" + sc003.report(results))
     assert [r.label for r in results] == [label for label, _ in sc003.PATHS]
     for r in results:
@@ -311,14 +248,10 @@ def test_the_ingress_answers_every_sc003_request_at_concurrency_16(real_node: Re
         assert r.non_200 == 0, r.line()
 
 
-def test_down_leaves_nothing_behind(real_node: RealNode) -> None:
-    """Last in this module: processes, containers, mounts, interfaces, namespaces, iptables."""
-    down = real_node.cluster("down", timeout=300)
-    assert down.returncode == 0, down.stdout + down.stderr
-    assert not real_node.run_dir.exists()
-    differences = real_node.before.differences(snapshot())
-    # Left behind = anything added. Something gone is someone else's business (another test's
-    # cluster that stopped meanwhile), except rules or mounts we might have deleted by mistake.
-    added = {kind: d["added"] for kind, d in differences.items() if d["added"]}
-    removed = {kind: d["removed"] for kind, d in differences.items() if d["removed"] and kind != "processes"}
-    assert (added, removed) == ({}, {})
+def test_teardown_leaves_nothing_behind(app: ProfileApp) -> None:
+    """Last in this module: the user's teardown with the profile, then nothing of it is left:
+    no container, network or volume, and no iptables rule of the fault scenarios."""
+    removed = app.teardown()
+    assert removed.returncode == 0, removed.stdout[-8000:]
+    assert leftovers(PROFILE) == {"containers": [], "networks": [], "volumes": []}
+    assert faults.leftover_rules() == []
