@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from tools.cluster import build as cluster_build
 from tools.cluster import pins
 from tools.docker import engine
-from tools.minikube import build, gobuild, images
+from tools.minikube import gobuild, images
 from tools.minikube.app import REPO, user_env  # noqa: F401 (for the tests)
 
 NEEDED = (*images.REQUIRED_BINARIES, "kubeadm")
@@ -40,10 +40,10 @@ def docker_daemon() -> None:
 @pytest.fixture(scope="session")
 def minikube_binaries() -> dict[str, Path]:
     """{name: path} for kube-apiserver, ..., storage-provisioner and kubeadm: the pinned builds
-    (tools/cluster/build.py, tools/minikube/build.py), compiled first when missing."""
+    (tools/cluster/build.py, tools/minikube/gobuild.py), compiled first when missing."""
     cluster_build.build_control_plane()
     found = {name: pins.bin_dir() / name for name in NEEDED if name != "storage-provisioner"}
-    found["storage-provisioner"] = build.build((build.STORAGE_PROVISIONER,))["storage-provisioner"]
+    found["storage-provisioner"] = gobuild.build_storage_provisioner()
     return found
 
 

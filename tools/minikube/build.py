@@ -1,11 +1,12 @@
 """Compile minikube and what its offline node needs from the Go module proxy, pinned and cached.
 
-- minikube and its storage-provisioner: through a wrapper module (`require k8s.io/minikube`),
-  with the version variables minikube's own Makefile sets (without them it reports
+- minikube: through a wrapper module (`require k8s.io/minikube`), with the version variables
+  minikube's own Makefile sets (without them it reports
   `v0.0.0-unset` and asks for a storage-provisioner image with an empty tag). The version
   facts come from the module itself: the commit from the proxy's origin record, the ISO and
   storage-provisioner tags from its Makefile. `-tags libvirt_dlopen` with cgo, as the Makefile
-  builds it (the kvm2 driver's bindings need cgo; the tag avoids libvirt's headers).
+  builds it (the kvm2 driver's bindings need cgo; the tag avoids libvirt's headers). Its
+  storage-provisioner runs in an image, so it is one of gobuild.py's image programs.
 - cri-dockerd and crictl: built inside a copy of their own module (cri-dockerd's go.mod has
   `replace` lines, which a wrapper module would lose).
 
@@ -35,18 +36,12 @@ class GoProgram:
     module: str
     version: str
     package: str
-    # minikube itself links the kvm2 driver's libvirt bindings through cgo (its Makefile sets
-    # CGO_ENABLED=1); what runs inside an image is static, as upstream builds it.
-    cgo: bool = False
 
 
-MINIKUBE = GoProgram("minikube", MINIKUBE_MODULE, pins.MINIKUBE_VERSION, "k8s.io/minikube/cmd/minikube", cgo=True)
-STORAGE_PROVISIONER = GoProgram(
-    "storage-provisioner", MINIKUBE_MODULE, pins.MINIKUBE_VERSION, "k8s.io/minikube/cmd/storage-provisioner"
-)
+MINIKUBE = GoProgram("minikube", MINIKUBE_MODULE, pins.MINIKUBE_VERSION, "k8s.io/minikube/cmd/minikube")
 CRI_DOCKERD = GoProgram("cri-dockerd", "github.com/Mirantis/cri-dockerd", pins.CRI_DOCKERD_VERSION, ".")
 CRICTL = GoProgram("crictl", "sigs.k8s.io/cri-tools", pins.CRICTL_VERSION, "./cmd/crictl")
-PROGRAMS = (MINIKUBE, STORAGE_PROVISIONER, CRI_DOCKERD, CRICTL)
+PROGRAMS = (MINIKUBE, CRI_DOCKERD, CRICTL)
 
 
 def log(message: str) -> None:
@@ -61,20 +56,8 @@ def binary_path(program: GoProgram) -> Path:
     return root() / program.name / program.version / program.name
 
 
-# The ELF interpreter a dynamically linked amd64 binary names near its start.
-DYNAMIC_LOADER = b"/lib64/ld-linux-x86-64.so.2"
-
-
-def is_static(path: Path) -> bool:
-    with path.open("rb") as binary:
-        return DYNAMIC_LOADER not in binary.read(4096)
-
-
 def is_built(program: GoProgram) -> bool:
-    """Compiled, and static where it must be: a cgo build of storage-provisioner left by an
-    earlier version of this module cannot start in its FROM-scratch image, so it is rebuilt."""
-    path = binary_path(program)
-    return path.is_file() and (program.cgo or is_static(path))
+    return binary_path(program).is_file()
 
 
 def module_dir(module: str, version: str) -> Path:
@@ -114,34 +97,28 @@ def minikube_facts(version: str = pins.MINIKUBE_VERSION) -> MinikubeFacts:
     )
 
 
-def _build_minikube_programs(go: str, wanted: list[GoProgram]) -> None:
+def _build_minikube(go: str) -> None:
+    """minikube itself, as its Makefile builds it: cgo on (the kvm2 driver's libvirt bindings do
+    not compile without it), the libvirt_dlopen tag, and the version facts as -X flags."""
     facts = minikube_facts()
+    env = dict(cluster_build.go_env(), CGO_ENABLED="1")
     wrapper = root() / "wrapper" / f"minikube-{pins.MINIKUBE_VERSION}"
     version_pkg = "k8s.io/minikube/pkg/version"
-    flags = {
-        MINIKUBE.name: (
-            ["-tags", "libvirt_dlopen"],
-            f"-s -w -X {version_pkg}.version={pins.MINIKUBE_VERSION} -X {version_pkg}.gitCommitID={facts.commit}"
-            f" -X {version_pkg}.isoVersion={facts.iso_version}"
-            f" -X {version_pkg}.storageProvisionerVersion={facts.storage_provisioner_tag}",
-        ),
-        STORAGE_PROVISIONER.name: (
-            [],
-            f"-s -w -X k8s.io/minikube/pkg/storage.version={facts.storage_provisioner_tag}",
-        ),
-    }
-    for program in wanted:
-        tags, ldflags = flags[program.name]
-        env = dict(cluster_build.go_env(), CGO_ENABLED="1" if program.cgo else "0")
-        started = time.monotonic()
-        log(f"compiling {program.name} {program.version} (first time: several minutes)")
-        output = binary_path(program)
-        staging = output.with_name(output.name + ".new")
-        cluster_build.build_in_wrapper(
-            go, env, wrapper, MINIKUBE_MODULE, program.version, program.package, staging, ldflags, build_flags=tags
-        )
-        staging.replace(output)
-        log(f"compiled {program.name} in {time.monotonic() - started:.0f}s")
+    ldflags = (
+        f"-s -w -X {version_pkg}.version={pins.MINIKUBE_VERSION} -X {version_pkg}.gitCommitID={facts.commit}"
+        f" -X {version_pkg}.isoVersion={facts.iso_version}"
+        f" -X {version_pkg}.storageProvisionerVersion={facts.storage_provisioner_tag}"
+    )
+    started = time.monotonic()
+    log(f"compiling minikube {MINIKUBE.version} (first time: several minutes)")
+    output = binary_path(MINIKUBE)
+    staging = output.with_name(output.name + ".new")
+    cluster_build.build_in_wrapper(
+        go, env, wrapper, MINIKUBE_MODULE, MINIKUBE.version, MINIKUBE.package, staging, ldflags,
+        build_flags=["-tags", "libvirt_dlopen"],
+    )  # fmt: skip
+    staging.replace(output)
+    log(f"compiled minikube in {time.monotonic() - started:.0f}s")
 
 
 def _build_in_module_copy(go: str, program: GoProgram, ldflags: str) -> None:
@@ -175,9 +152,8 @@ def build(programs: tuple[GoProgram, ...] = PROGRAMS, force: bool = False) -> di
     missing = [program for program in programs if force or not is_built(program)]
     if missing:
         go = cluster_build.require_go()
-        from_minikube = [program for program in missing if program.module == MINIKUBE_MODULE]
-        if from_minikube:
-            _build_minikube_programs(go, from_minikube)
+        if MINIKUBE in missing:
+            _build_minikube(go)
         if CRI_DOCKERD in missing:
             _build_in_module_copy(
                 go,

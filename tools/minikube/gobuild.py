@@ -1,12 +1,14 @@
-"""The Go programs inside minikube's images: kube-webhook-certgen, compiled here from the Go
-module proxy at the version the ingress addon uses and cached under
-${TODO_CACHE:-~/.cache/todo}/minikube/bin/; etcd and CoreDNS are the ones tools/cluster/build.py
-builds for every cluster (pins.py holds their versions, kubeadm v1.35.1's own).
+"""The Go programs inside minikube's images: kube-webhook-certgen (at the version the ingress
+addon uses) and minikube's storage-provisioner, compiled here from the Go module proxy and
+cached under ${TODO_CACHE:-~/.cache/todo}/minikube/bin/; etcd and CoreDNS are the ones
+tools/cluster/build.py builds for every cluster (pins.py holds their versions, kubeadm
+v1.35.1's own).
 
 Each one is built through a wrapper module (`require <module> <version>`): `go install m@v`
 is refused where a module's go.mod has replace lines, and a dependency's replaces are
 ignored anyway. A stamp file `.<name>.version` next to each binary holds what it was built
-from (version, plus the patch's hash for certgen); a matching stamp means "reuse".
+from (version, plus the patch's hash); a matching stamp means "reuse". storage-provisioner is
+patched too (STORAGE_PROVISIONER_PATCH: no leader election).
 
 kube-webhook-certgen v1.5.2 (the addon's create/patch Jobs) reads and updates the
 ValidatingWebhookConfiguration through admissionregistration.k8s.io/v1beta1, which the API
@@ -34,6 +36,7 @@ from pathlib import Path
 
 from tools.cache import cache_root
 from tools.cluster import build as cluster_build
+from tools.cluster import pins
 
 CERTGEN_MODULE, CERTGEN_VERSION = "github.com/jet/kube-webhook-certgen", "v1.5.2"
 
@@ -48,6 +51,19 @@ CERTGEN_PATCH: tuple[tuple[str, str, str], ...] = (
         )
     ),
     ("pkg/k8s/k8s.go", "AdmissionregistrationV1beta1()", "AdmissionregistrationV1()"),
+)
+
+
+# minikube v1.38.1's storage-provisioner elects a leader through an Endpoints lock, which the
+# client-go its go.mod requires no longer has: built as it is, it exits at once with "endpoints
+# lock is removed, migrate to leases" (upstream's image v5 is a 2021 build of older code). It
+# runs as one static Pod per node, so it needs no election at all.
+STORAGE_PROVISIONER_PATCH: tuple[tuple[str, str, str], ...] = (
+    (
+        "pkg/storage/storage_provisioner.go",
+        "serverVersion.GitVersion)",
+        "serverVersion.GitVersion, controller.LeaderElection(false))",
+    ),
 )
 
 
@@ -151,15 +167,15 @@ def _cluster_binary(name: str, builder) -> Path:
     return cluster_build.binary_path(name)
 
 
-def certgen_patch_hash() -> str:
-    return hashlib.sha256(repr(CERTGEN_PATCH).encode()).hexdigest()[:12]
+def patch_hash(patch: tuple[tuple[str, str, str], ...]) -> str:
+    return hashlib.sha256(repr(patch).encode()).hexdigest()[:12]
 
 
-def patched_certgen_source(env: Mapping[str, str] | None = None) -> Path:
-    """A copy of kube-webhook-certgen v1.5.2 with CERTGEN_PATCH applied (admissionregistration/v1)."""
-    env = env or go_env()
-    pristine = module_dir(CERTGEN_MODULE, CERTGEN_VERSION, env)
-    target = minikube_cache() / "src" / f"kube-webhook-certgen-{CERTGEN_VERSION}-v1api-{certgen_patch_hash()}"
+def patched_source(module: str, version: str, patch: tuple[tuple[str, str, str], ...], label: str) -> Path:
+    """A copy of module@version's source with `patch` applied (each (file, old, new): every
+    `old` in `file` becomes `new`; each must occur), reused while the patch is the same."""
+    pristine = module_dir(module, version, go_env())
+    target = minikube_cache() / "src" / f"{module.rsplit('/', 1)[-1]}-{version}-{label}-{patch_hash(patch)}"
     if (target / ".patched").is_file():
         return target
     if target.exists():
@@ -167,22 +183,28 @@ def patched_certgen_source(env: Mapping[str, str] | None = None) -> Path:
     shutil.copytree(pristine, target)
     for path in [target, *target.rglob("*")]:  # GOMODCACHE files are read-only
         path.chmod(path.stat().st_mode | stat.S_IWUSR)
-    for relative, old, new in CERTGEN_PATCH:
+    for relative, old, new in patch:
         file = target / relative
         text = file.read_text()
         if old not in text:
-            raise GoBuildError(f"certgen patch: {old!r} not found in {relative}")
+            raise GoBuildError(f"{label} patch of {module}: {old!r} not found in {relative}")
         file.write_text(text.replace(old, new))
+    (target / ".patched").write_text(repr(patch) + "\n")
+    return target
+
+
+def patched_certgen_source() -> Path:
+    """A copy of kube-webhook-certgen v1.5.2 with CERTGEN_PATCH applied (admissionregistration/v1)."""
+    target = patched_source(CERTGEN_MODULE, CERTGEN_VERSION, CERTGEN_PATCH, "v1api")
     leftovers = [str(p) for p in target.rglob("*.go") if "v1beta1" in p.read_text() and not p.name.endswith("_test.go")]
     if leftovers:
         raise GoBuildError(f"certgen patch left admissionregistration v1beta1 in {leftovers}")
-    (target / ".patched").write_text(repr(CERTGEN_PATCH) + "\n")
     return target
 
 
 def build_certgen() -> Path:
     """kube-webhook-certgen v1.5.2, patched to admissionregistration/v1 (see CERTGEN_PATCH)."""
-    stamp = f"{CERTGEN_VERSION}+v1api-{certgen_patch_hash()}"
+    stamp = f"{CERTGEN_VERSION}+v1api-{patch_hash(CERTGEN_PATCH)}"
     if _stamped("kube-webhook-certgen", stamp):
         return bin_dir() / "kube-webhook-certgen"
     source = patched_certgen_source()
@@ -197,9 +219,37 @@ def build_certgen() -> Path:
     )
 
 
+def build_storage_provisioner() -> Path:
+    """minikube's storage-provisioner (gcr.io/k8s-minikube/storage-provisioner), static, with
+    STORAGE_PROVISIONER_PATCH (no leader election), and its version as minikube's Makefile sets it."""
+    from tools.minikube import build  # minikube's own facts (its Makefile's tag)
+
+    stamp = f"{pins.MINIKUBE_VERSION}+no-leader-election-{patch_hash(STORAGE_PROVISIONER_PATCH)}"
+    if _stamped("storage-provisioner", stamp):
+        return bin_dir() / "storage-provisioner"
+    tag = build.minikube_facts().storage_provisioner_tag
+    source = patched_source(
+        build.MINIKUBE_MODULE, pins.MINIKUBE_VERSION, STORAGE_PROVISIONER_PATCH, "no-leader-election"
+    )
+    return build_in_wrapper(
+        "storage-provisioner",
+        build.MINIKUBE_MODULE,
+        pins.MINIKUBE_VERSION,
+        "k8s.io/minikube/cmd/storage-provisioner",
+        f"-s -w -X k8s.io/minikube/pkg/storage.version={tag}",
+        stamp,
+        replace=source,
+    )
+
+
 def build_all() -> dict[str, Path]:
-    """{name: binary} for etcd, coredns and kube-webhook-certgen (built or reused)."""
-    return {"kube-webhook-certgen": build_certgen(), "etcd": build_etcd(), "coredns": build_coredns()}
+    """{name: binary} for etcd, coredns, kube-webhook-certgen and storage-provisioner (built or reused)."""
+    return {
+        "kube-webhook-certgen": build_certgen(),
+        "etcd": build_etcd(),
+        "coredns": build_coredns(),
+        "storage-provisioner": build_storage_provisioner(),
+    }
 
 
 if __name__ == "__main__":

@@ -2,9 +2,9 @@
 download, prepared from what a machine without container registries can reach.
 
 Steps (each cached; a rerun with nothing changed only checks):
-  1. compile minikube, storage-provisioner, cri-dockerd and crictl (tools/minikube/build.py) and
-     Kubernetes, etcd, CoreDNS and Traefik (tools/cluster/build.py, shared with the other
-     clusters of the tests);
+  1. compile minikube, cri-dockerd and crictl (tools/minikube/build.py), storage-provisioner
+     (gobuild.py, patched: see STORAGE_PROVISIONER_PATCH) and Kubernetes, etcd, CoreDNS and
+     Traefik (tools/cluster/build.py, shared with the other clusters of the tests);
   2. the kic base image from Debian packages (tools/minikube/kicbase.py);
   3. kubeadm, kubelet and kubectl into minikube's binary cache;
   4. the control-plane and storage-provisioner images into minikube's image cache, and the
@@ -103,7 +103,7 @@ def prepare() -> OfflineRecord:
     timed("binary cache", timings, lambda: fill_binaries_cache(pins.bin_dir(), version))
     binaries = {name: pins.bin_dir() / name for name in (*pins.KUBE_COMMANDS, "etcd")}
     binaries["coredns"] = cluster_build.binary_path("coredns")
-    binaries["storage-provisioner"] = programs["storage-provisioner"]
+    binaries["storage-provisioner"] = timed("storage-provisioner", timings, gobuild.build_storage_provisioner)
     minikube_home = minikube_home_env()
     timed("image cache", timings, lambda: images.build_cache_images(binaries, minikube_home))
     addon = timed(
