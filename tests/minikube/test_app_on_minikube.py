@@ -18,6 +18,7 @@ import os
 import secrets
 import subprocess
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import httpx
 import psycopg
@@ -86,10 +87,35 @@ def test_every_pod_of_the_offline_minikube_itself_runs(app: ProfileApp) -> None:
             assert sum(s["restartCount"] for s in statuses) == 0, (name, statuses)
 
 
+def test_the_default_storage_class_provisions_a_volume(app: ProfileApp) -> None:
+    """minikube's storage-provisioner (built here) binds a claim on the default StorageClass:
+    what the chart's in-cluster PostgreSQL (no DATABASE_URL) asks for."""
+    claim = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "provisioner-probe", "namespace": "default"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Mi"}}},
+    }
+    argv = [app.kubectl_path(), "--context", PROFILE, "-n", "default"]
+    subprocess.run([*argv, "apply", "-f", "-"], input=json.dumps(claim), env=app.env(), text=True, check=True,
+                   capture_output=True, timeout=60)  # fmt: skip
+    try:
+        waited = subprocess.run(
+            [*argv, "wait", "--for=jsonpath={.status.phase}=Bound", "pvc/provisioner-probe", "--timeout=90s"],
+            env=app.env(), text=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        assert waited.returncode == 0, waited.stdout + waited.stderr
+    finally:
+        subprocess.run([*argv, "delete", "pvc/provisioner-probe", "--wait=false"], env=app.env(), capture_output=True)
+
+
 def test_the_migration_job_really_migrated_the_tls_database(app: ProfileApp) -> None:
-    url = app.secrets["DATABASE_URL"]
-    assert "sslmode=require" in url and "channel_binding=require" in url
-    # From this host, the way the pods connect: TLS required, SCRAM with channel binding.
+    pods_url = app.secrets["DATABASE_URL"]
+    assert "sslmode=require" in pods_url and "channel_binding=require" in pods_url
+    # The pods' URL names the profile network's gateway, which admits only the profile's subnet;
+    # this host reaches the same server on 127.0.0.1, the way the pods connect: TLS required,
+    # SCRAM with channel binding.
+    url = pods_url.replace(f"@{urlsplit(pods_url).hostname}:", "@127.0.0.1:")
     with psycopg.connect(url, connect_timeout=5) as conn:
         assert conn.info.pgconn.ssl_in_use
         assert conn.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 1
