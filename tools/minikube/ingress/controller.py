@@ -154,6 +154,11 @@ def traefik_argv(args: argparse.Namespace, config_file: Path, status_address: st
         # in total) lets through.
         "--entryPoints.web.transport.respondingTimeouts.readTimeout=120s",
         "--entryPoints.websecure.transport.respondingTimeouts.readTimeout=120s",
+        # nginx's proxy_connect_timeout (5s), after which proxy_next_upstream tries the next
+        # endpoint. Traefik's default of 30s outlasts a client: the address of a Pod whose
+        # sandbox is gone answers nothing (no RST on the node's bridge) until the provider has
+        # dropped it, so a request routed there in that moment hung instead of moving on.
+        "--serversTransport.forwardingTimeouts.dialTimeout=5s",
         f"--entryPoints.health.address=:{args.healthz_port}",
         "--ping=true",
         "--ping.manualRouting=true",
