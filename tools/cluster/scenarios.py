@@ -89,6 +89,13 @@ class Result:
         lines.append(f"  writes:  {sum(len(v) for v in t.created.values())} acknowledged, {self.lost_writes} lost, "
                      f"{self.duplicate_writes} duplicated")  # fmt: skip
         lines += [f"  {key}: {value:.1f}" for key, value in self.numbers.items()]
+        origin = self.marks.get("fault", t.samples[0].started if t.samples else 0.0)
+        for s in t.failures()[:10]:
+            lines.append(
+                f"  failed: {s.kind} {s.status or s.error} after {s.seconds:.1f}s, started at"
+                f" {s.started - origin:+.1f}s from the fault"
+                + "".join(f" ({mark} {value - origin:+.1f}s)" for mark, value in self.marks.items() if mark != "fault")
+            )
         return "\n".join(lines)
 
 

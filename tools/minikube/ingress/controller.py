@@ -159,6 +159,15 @@ def traefik_argv(args: argparse.Namespace, config_file: Path, status_address: st
         # sandbox is gone answers nothing (no RST on the node's bridge) until the provider has
         # dropped it, so a request routed there in that moment hung instead of moving on.
         "--serversTransport.forwardingTimeouts.dialTimeout=5s",
+        # ingress-nginx's upstream-keepalive-timeout (60s); Traefik's default is 90s. The apps
+        # keep idle connections open longer than this (75 s), so the controller closes first.
+        "--serversTransport.forwardingTimeouts.idleConnTimeout=60s",
+        # No idle connection to a Pod is reused: on Minikube a request written onto a kept-alive
+        # connection to a Pod that was shutting down (or just gone) hung or failed with a 502,
+        # where a fresh connection is refused and the retry middleware moves on. (ingress-nginx
+        # retries an idempotent request on the next upstream even after writing it; Traefik's
+        # retry does not, so it must not write into a dying connection at all.)
+        "--serversTransport.maxIdleConnsPerHost=-1",
         f"--entryPoints.health.address=:{args.healthz_port}",
         "--ping=true",
         "--ping.manualRouting=true",

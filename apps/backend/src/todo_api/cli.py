@@ -17,6 +17,10 @@ EXIT_DB = 3
 log = logging.getLogger("todo_api.cli")
 
 
+# Idle keep-alive connections from the Ingress controller: longer than its own idle timeout.
+KEEP_ALIVE_SECONDS = 75
+
+
 def _load_or_exit(cls: type[DatabaseSettings]) -> DatabaseSettings:
     try:
         return load(cls)
@@ -50,6 +54,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         server_header=False,
+        # An idle connection from the Ingress controller stays open longer than the controller
+        # keeps it (ingress-nginx: upstream-keepalive-timeout 60 s), so the controller closes it
+        # first. With uvicorn's 5 s the two race: a request sent on a connection the server is
+        # closing fails with a 502 (seen under load on Minikube).
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         # In-flight requests may finish: the longest is an assistant turn, bounded at twice
         # OPENAI_TIMEOUT_SECONDS (the chart's grace period allows for this plus its preStop).
         timeout_graceful_shutdown=int(2 * settings.openai_timeout_seconds) + 5,
