@@ -176,3 +176,21 @@ def test_the_tools_path_is_written_once():
 def test_roles_take_the_cluster_from_module_defaults_not_their_own_copies(role):
     text = (ROOT / "roles" / role / "tasks" / "main.yml").read_text()
     assert "kubeconfig:" not in text and "context:" not in text
+
+
+# Issue 23: comments said Ansible writes `todo-secrets`; the secrets role writes a Secret named
+# after its content, todo-secrets-<digest> (roles/secrets/README.md).
+def test_the_chart_names_the_secret_the_role_writes():
+    texts = {
+        path.relative_to(ROOT): path.read_text()
+        for path in [
+            *(ROOT / "chart/todo").glob("values*.yaml"),
+            *(ROOT / "chart/todo/templates").glob("*.tpl"),
+            ROOT / "chart/todo/README.md",
+        ]
+    }
+    for path, text in texts.items():
+        for line in text.splitlines():
+            # The helper's failure message may name any Secret as an example.
+            if "todo-secrets" in line and "fail " not in line:
+                assert "todo-secrets-<" in line, f"{path}: {line.strip()}"
