@@ -165,4 +165,4 @@ bench: setup services ## run every benchmark in bench/ (prints numbers)
 	@for b in bench/*.py; do echo "== $$b"; $(VENV_BIN)/python $$b || exit 1; done
 
 clean: ## remove build output and test artifacts (keeps .venv and the tool cache)
-	rm -rf $(ARTIFACTS) $(FRONTEND)/.next .pytest_cache .ruff_cache
+	rm -rf $(ARTIFACTS) $(FRONTEND)/.next .pytest_cache .ruff_cache .hypothesis
