@@ -18,7 +18,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST := $(VENV_BIN)/pytest -p no:cacheprovider
 TIERS := lint unit backend frontend images chart minikube cluster
 
-.PHONY: help preflight setup venv tools node deploy-tools frontend-deps checkov kube-score cluster-tools minikube minikube-offline deploy teardown status test test-fast services system-deps postgres \
+.PHONY: help preflight setup venv tools node deploy-tools frontend-deps api-types checkov kube-score cluster-tools minikube minikube-offline deploy teardown status test test-fast services system-deps postgres \
         cluster-up cluster-status cluster-down deploy-local \
         $(addprefix test-,$(TIERS)) test-lint-python test-lint-yaml \
         test-lint-ansible test-lint-helm test-lint-frontend lock bench clean
@@ -54,6 +54,11 @@ $(FRONTEND)/node_modules/.package-lock.json: $(FRONTEND)/package-lock.json | nod
 	@touch $@
 
 frontend-deps: $(FRONTEND)/node_modules/.package-lock.json
+
+# The backend's tests fail when openapi.json is stale, the frontend's when api.ts is.
+api-types: venv frontend-deps ## regenerate the frontend's API types from the backend's OpenAPI document
+	$(VENV_BIN)/todo-api openapi > $(FRONTEND)/src/generated/openapi.json
+	cd $(FRONTEND) && npm run --silent api-types
 
 checkov: ## pinned checkov in its own venv under $(TODO_CACHE) (its deps clash with .venv)
 	@bash scripts/checkov.sh --install-only
