@@ -109,8 +109,8 @@ def _blank_to_none(value: str | None) -> str | None:
 
 def _date_text(value: object) -> object:
     # Lax validation would also take a number (seconds since 1970): the API takes a date only
-    # as the document says, a "YYYY-MM-DD" string.
-    if not isinstance(value, str):
+    # as the document says, a "YYYY-MM-DD" string (or, from Python callers, a date).
+    if not isinstance(value, str) and type(value) is not dt.date:
         raise ValueError("must be a date as YYYY-MM-DD")
     return value
 
