@@ -18,13 +18,13 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST := $(VENV_BIN)/pytest -p no:cacheprovider
 TIERS := lint unit backend frontend images chart minikube cluster
 
-.PHONY: help preflight setup venv tools node deploy-tools frontend-deps checkov kube-score cluster-tools minikube minikube-offline deploy teardown status test test-fast services system-deps postgres \
+.PHONY: help preflight setup venv tools node deploy-tools frontend-deps api-types checkov kube-score cluster-tools minikube minikube-offline deploy teardown status test test-fast services system-deps postgres \
         cluster-up cluster-status cluster-down \
         $(addprefix test-,$(TIERS)) test-lint-python test-lint-yaml \
         test-lint-ansible test-lint-helm test-lint-frontend lock bench clean
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
 
 # ---------------------------------------------------------------- setup
 # preflight.sh python: Python >= 3.11 with venv/ensurepip, and a half-made .venv removed first.
@@ -53,7 +53,12 @@ $(FRONTEND)/node_modules/.package-lock.json: $(FRONTEND)/package-lock.json | nod
 	cd $(FRONTEND) && npm ci --no-audit --no-fund
 	@touch $@
 
-frontend-deps: $(FRONTEND)/node_modules/.package-lock.json
+frontend-deps: $(FRONTEND)/node_modules/.package-lock.json ## the frontend's node_modules from its lock (npm ci, on the pinned Node)
+
+# The backend's tests fail when openapi.json is stale, the frontend's when api.ts is.
+api-types: venv frontend-deps ## regenerate the frontend's API types from the backend's OpenAPI document
+	$(VENV_BIN)/todo-api openapi > $(FRONTEND)/src/generated/openapi.json
+	cd $(FRONTEND) && npm run --silent api-types
 
 checkov: ## pinned checkov in its own venv under $(TODO_CACHE) (its deps clash with .venv)
 	@bash scripts/checkov.sh --install-only
@@ -77,7 +82,7 @@ lock: ## regenerate requirements/dev.txt from requirements/dev.in (pins and thei
 	$(VENV_BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes requirements/dev.in -o requirements/dev.txt
 
 # ---------------------------------------------------------------- deploy
-preflight:
+preflight: ## fail in a second when make deploy cannot work here (Python, venv, tools present)
 	@PYTHON='$(PYTHON)' VENV='$(VENV)' bash scripts/preflight.sh
 
 deploy: preflight venv deploy-tools ## deploy to Minikube: ansible-playbook playbooks/deploy-dev.yml
@@ -117,50 +122,50 @@ test: setup services ## every tier, each timed; a summary line at the end
 test-fast: venv tools frontend-deps ## lint + unit: no cluster, but Docker (docker.io; the unit tests start dockerd, as root)
 	bash scripts/run-tiers.sh lint unit
 
-test-lint: test-lint-python test-lint-yaml test-lint-ansible test-lint-helm test-lint-frontend
+test-lint: test-lint-python test-lint-yaml test-lint-ansible test-lint-helm test-lint-frontend ## tier: every linter below (no services)
 
 # Every tier declares what it needs, so `make test-<tier>` works on a fresh clone.
-test-lint-python: venv
+test-lint-python: venv ## ruff
 	ruff check .
 
-test-lint-yaml: venv
+test-lint-yaml: venv ## yamllint --strict
 	yamllint --strict .
 
-test-lint-ansible: venv
+test-lint-ansible: venv ## ansible-lint, production profile
 	ansible-lint --profile production
 
-test-lint-helm: tools
+test-lint-helm: tools ## helm lint --strict of the chart
 	helm lint --strict chart/todo -f chart/todo/values-dev.yaml \
 	  --set existingSecret=lint-only --set backend.image.tag=lint --set frontend.image.tag=lint
 
-test-lint-frontend: frontend-deps
+test-lint-frontend: frontend-deps ## eslint and tsc of the frontend
 	cd $(FRONTEND) && npm run --silent lint && npm run --silent typecheck
 
-test-unit: venv tools
+test-unit: venv tools ## tier: tests/unit (Ansible, tools, collection; some start dockerd: root)
 	$(PYTEST) tests/unit --junitxml=$(ARTIFACTS)/junit/unit.xml
 
-test-backend: venv postgres
+test-backend: venv postgres ## tier: the API's tests and schemathesis on a real PostgreSQL
 	$(PYTEST) apps/backend/tests --junitxml=$(ARTIFACTS)/junit/backend.xml
 
-test-frontend: venv frontend-deps postgres
+test-frontend: venv frontend-deps postgres ## tier: vitest, then the browser e2e tests (PostgreSQL, Chromium)
 	cd $(FRONTEND) && npm test -- --reporter=default --reporter=junit \
 	  --outputFile.junit=$(CURDIR)/$(ARTIFACTS)/junit/frontend-unit.xml
 	$(PYTEST) tests/e2e --junitxml=$(ARTIFACTS)/junit/e2e.xml
 
-test-images: venv
+test-images: venv ## tier: builds and checks both images (Docker)
 	$(PYTEST) tests/images --junitxml=$(ARTIFACTS)/junit/images.xml
 
-test-chart: venv tools checkov kube-score
+test-chart: venv tools checkov kube-score ## tier: render, schema, policy and install tests of the chart
 	$(PYTEST) tests/chart --junitxml=$(ARTIFACTS)/junit/chart.xml
 
-test-minikube: venv tools frontend-deps minikube-offline services
+test-minikube: venv tools frontend-deps minikube-offline services ## tier: the user's deploy, the app under load and faults, the browser, on real Minikube profiles (Docker, root)
 	$(PYTEST) tests/minikube --junitxml=$(ARTIFACTS)/junit/minikube.xml
 
-test-cluster: venv tools cluster-tools services
+test-cluster: venv tools cluster-tools services ## tier: API-level tests of the playbooks on the local control plane (kwok nodes)
 	$(PYTEST) tests/cluster --junitxml=$(ARTIFACTS)/junit/cluster.xml
 
 bench: setup services ## run every benchmark in bench/ (prints numbers)
 	@for b in bench/*.py; do echo "== $$b"; $(VENV_BIN)/python $$b || exit 1; done
 
 clean: ## remove build output and test artifacts (keeps .venv and the tool cache)
-	rm -rf $(ARTIFACTS) $(FRONTEND)/.next .pytest_cache .ruff_cache
+	rm -rf $(ARTIFACTS) $(FRONTEND)/.next .pytest_cache .ruff_cache .hypothesis

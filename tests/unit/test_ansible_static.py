@@ -181,3 +181,45 @@ def test_the_tools_path_is_written_once():
 def test_roles_take_the_cluster_from_module_defaults_not_their_own_copies(role):
     text = (ROOT / "roles" / role / "tasks" / "main.yml").read_text()
     assert "kubeconfig:" not in text and "context:" not in text
+
+
+def _tasks(value: object) -> list[dict]:
+    """Every task of a task file, those inside block/rescue/always included."""
+    if isinstance(value, list):
+        return [task for item in value for task in _tasks(item)]
+    if not isinstance(value, dict):
+        return []
+    nested = [task for key in ("block", "rescue", "always") for task in _tasks(value.get(key))]
+    return [value, *nested]
+
+
+# Issue 23: the release role's rescue listed every pod in the namespace. Objects are found by
+# their labels, never by listing a namespace: a shared namespace holds others' pods too.
+def test_every_pod_lookup_of_the_roles_selects_by_label():
+    lookups = []
+    for path in sorted((ROOT / "roles").glob("*/tasks/*.yml")):
+        for task in _tasks(yaml.safe_load(path.read_text())):
+            module = task.get("kubernetes.core.k8s_info")
+            if isinstance(module, dict) and module.get("kind") == "Pod":
+                lookups.append((path.relative_to(ROOT), task["name"], module))
+    assert Path("roles/release/tasks/main.yml") in {path for path, _, _ in lookups}  # its rescue
+    for path, name, module in lookups:
+        assert module.get("label_selectors"), f"{path}: {name!r} lists pods without a label selector"
+
+
+# Issue 23: comments said Ansible writes `todo-secrets`; the secrets role writes a Secret named
+# after its content, todo-secrets-<digest> (roles/secrets/README.md).
+def test_the_chart_names_the_secret_the_role_writes():
+    texts = {
+        path.relative_to(ROOT): path.read_text()
+        for path in [
+            *(ROOT / "chart/todo").glob("values*.yaml"),
+            *(ROOT / "chart/todo/templates").glob("*.tpl"),
+            ROOT / "chart/todo/README.md",
+        ]
+    }
+    for path, text in texts.items():
+        for line in text.splitlines():
+            # The helper's failure message may name any Secret as an example.
+            if "todo-secrets" in line and "fail " not in line:
+                assert "todo-secrets-<" in line, f"{path}: {line.strip()}"

@@ -1,7 +1,9 @@
 """The repository as the collection `todo.deploy` (galaxy.yml): `ansible-galaxy collection
-build` makes a small artifact holding exactly the module, it installs into a collections
-path, and a playbook run from outside the checkout calls the module by its FQCN against a
-real HTTP server on 127.0.0.1 (the one the module's own tests use)."""
+build` makes an artifact holding the repository's Ansible content (roles, playbooks, the
+module, its docs and meta) and nothing else, it installs into a clean collections path, the
+playbooks pass a syntax check by their FQCN there, and a playbook run from outside the
+checkout calls the module by its FQCN against a real HTTP server on 127.0.0.1 (the one the
+module's own tests use)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import yaml
 from conftest import ROOT, VENV_BIN, base_env
 from test_todo_health_module import Server
 
+# Outside roles/ and playbooks/, exactly these; inside them, the tracked Ansible content.
 SHIPPED = {
     "MANIFEST.json",
     "FILES.json",
@@ -23,6 +26,8 @@ SHIPPED = {
     "CHANGELOG.md",
     "plugins/modules/todo_health.py",
 }
+CONTENT_DIRS = ("roles/", "playbooks/")
+CONTENT_SUFFIXES = (".yml", ".md", ".py")
 
 
 def run(*cmd: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -58,13 +63,19 @@ def installed(artifact: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return collections
 
 
-def test_build_ships_exactly_the_module_and_is_small(artifact: Path) -> None:
+def test_build_ships_the_ansible_content_and_nothing_else(artifact: Path) -> None:
     with tarfile.open(artifact) as tar:
         files = {member.name for member in tar.getmembers() if member.isfile()}
         manifest = json.load(tar.extractfile("MANIFEST.json"))
-    assert files == SHIPPED
+    content = {name for name in files if name.startswith(CONTENT_DIRS)}
+    assert files - content == SHIPPED
+    # Nothing but tasks, vars, docs and the role's own files (no caches, no bytecode) ...
+    assert all(name.endswith(CONTENT_SUFFIXES) and "__pycache__" not in name for name in content), sorted(content)
+    # ... and every tracked file of the roles and playbooks (what the checkout deploys with).
+    tracked = run("git", "ls-files", *CONTENT_DIRS).stdout.split()
+    assert content >= set(tracked), sorted(set(tracked) - content)
     assert manifest["collection_info"]["namespace"] == "todo" and manifest["collection_info"]["name"] == "deploy"
-    assert artifact.stat().st_size < 20_000, f"{artifact.stat().st_size} bytes: something unexpected was packed"
+    assert artifact.stat().st_size < 150_000, f"{artifact.stat().st_size} bytes: something unexpected was packed"
 
 
 def test_install_into_a_collections_path(installed: Path) -> None:
@@ -82,6 +93,27 @@ def test_install_into_a_collections_path(installed: Path) -> None:
         env=base_env(ANSIBLE_COLLECTIONS_PATH=str(installed)),
     )
     assert listed.returncode == 0 and "todo.deploy" in listed.stdout, listed.stdout + listed.stderr
+
+
+def _outside_the_checkout(tmp_path: Path, installed: Path) -> dict[str, str]:
+    """The environment of a run in tmp_path with no ansible.cfg: the repo's `library` and
+    `roles_path` cannot help, only the installed collection can."""
+    (tmp_path / "ansible.cfg").write_text("[defaults]\n")
+    return base_env(
+        ANSIBLE_CONFIG=str(tmp_path / "ansible.cfg"),
+        ANSIBLE_COLLECTIONS_PATH=str(installed),
+        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
+    )
+
+
+@pytest.mark.parametrize("playbook", ["deploy_dev", "status", "teardown"])
+def test_the_installed_playbooks_parse_by_fqcn(installed: Path, tmp_path: Path, playbook: str) -> None:
+    # Their roles are found in the collection too: the syntax check loads every role's tasks.
+    fqcn = f"todo.deploy.{playbook}"
+    env = _outside_the_checkout(tmp_path, installed)
+    result = run(str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "--syntax-check", fqcn, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert str(installed / "ansible_collections/todo/deploy/playbooks") in result.stdout
 
 
 def test_playbook_runs_the_module_by_fqcn_from_the_installed_collection(installed: Path, tmp_path: Path) -> None:
@@ -113,13 +145,7 @@ def test_playbook_runs_the_module_by_fqcn_from_the_installed_collection(installe
                 ]
             )
         )
-        # Outside the checkout, with no ansible.cfg: the repo's `library` path cannot help.
-        (tmp_path / "ansible.cfg").write_text("[defaults]\n")
-        env = base_env(
-            ANSIBLE_CONFIG=str(tmp_path / "ansible.cfg"),
-            ANSIBLE_COLLECTIONS_PATH=str(installed),
-            ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default",
-        )
+        env = _outside_the_checkout(tmp_path, installed)
         result = run(
             str(VENV_BIN / "ansible-playbook"),
             "-i",

@@ -37,6 +37,7 @@ def _fields(response) -> list[str]:
         ({"title": "ok", "priority": None}, "priority"),
         ({"title": "ok", "due_date": "tomorrow"}, "due_date"),
         ({"title": "ok", "due_date": "2030-13-01"}, "due_date"),
+        ({"title": "ok", "due_date": 0}, "due_date"),  # a date is a string, as the document says
         ({"title": "ok", "completed": "yes please"}, "completed"),
         ({"title": "ok", "colour": "red"}, "colour"),
     ],
@@ -52,6 +53,9 @@ def test_create_rejects_bad_field(client, user, body, field):
         ({"title": ""}, "title"),
         ({"completed": None}, "completed"),
         ({"completed": "maybe"}, "completed"),
+        ({"completed": 1}, "completed"),  # true or false only
+        ({"completed": "true"}, "completed"),
+        ({"due_date": 86400}, "due_date"),
         ({"priority": None}, "priority"),
         ({"priority": "HIGHEST"}, "priority"),
         ({"description": "d" * 2001}, "description"),

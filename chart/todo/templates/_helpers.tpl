@@ -88,7 +88,7 @@ the git sha so that a rollout is reproducible. Call with (dict "image" .Values.b
 
 {{/*
 Secret source. Exactly one of:
-  - existingSecret: name of a Secret created outside the chart (the Ansible role creates `todo-secrets`);
+  - existingSecret: name of a Secret created outside the chart (the Ansible secrets role creates `todo-secrets-<content digest>`);
   - secrets.*: the chart creates the Secret from values passed at install time (--set, never a values file).
 DATABASE_URL comes from the chart-managed `<fullname>-postgresql` Secret when postgresql.enabled=true.
 This helper renders nothing; it fails rendering with a message naming the value to set.

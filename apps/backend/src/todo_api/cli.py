@@ -1,4 +1,4 @@
-"""`todo-api` command line: serve, migrate, downgrade, check-config.
+"""`todo-api` command line: serve, migrate, downgrade, check-config, openapi.
 
 Configuration problems print one line naming the variable(s) and exit 2; no traceback, and
 never a value (DATABASE_URL holds a password).
@@ -89,6 +89,15 @@ def cmd_downgrade(args: argparse.Namespace) -> int:
     return _migrate(args, "downgrade")
 
 
+def cmd_openapi(args: argparse.Namespace) -> int:
+    import json
+
+    from .main import openapi_document
+
+    print(json.dumps(openapi_document(), indent=2, ensure_ascii=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="todo-api", description="The Todo application's API service."
@@ -124,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate the environment and exit")
     check.set_defaults(func=cmd_check_config)
+
+    openapi = sub.add_parser("openapi", help="print the OpenAPI document (needs no configuration)")
+    openapi.set_defaults(func=cmd_openapi)
     return parser
 
 

@@ -4,6 +4,8 @@
   ("input") is left out so a password typed into the wrong field is not echoed or logged.
 - 503: the database is unreachable (connect refused/timeout, connection lost, pool empty), or
   a statement ran past DB_STATEMENT_TIMEOUT_MS and was cancelled; both with Retry-After.
+- 405: Allow names every method the path has (Starlette names only those of the first
+  route it tried, and the path's other methods are separate routes).
 - 500: anything unexpected; logged with the request id, the client gets no internals.
 """
 
@@ -12,10 +14,13 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from .core.db import describe_db_error, is_connection_problem, is_statement_timeout
 
@@ -42,6 +47,17 @@ def _validation_items(exc: RequestValidationError) -> list[dict[str, object]]:
 
 async def validation_error_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": _validation_items(exc)})
+
+
+async def method_not_allowed_handler(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == 405:
+        methods: set[str] = set()
+        for route in request.app.router.routes:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= getattr(route, "methods", None) or set()
+        exc.headers = {**(exc.headers or {}), "Allow": ", ".join(sorted(methods))}
+    return await http_exception_handler(request, exc)
 
 
 def database_unavailable_response(exc: BaseException) -> JSONResponse:
@@ -74,6 +90,7 @@ async def unhandled_error_handler(request: Request, exc: Exception) -> JSONRespo
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error_handler)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, method_not_allowed_handler)  # type: ignore[arg-type]
     app.add_exception_handler(DBAPIError, db_error_handler)
     app.add_exception_handler(PoolTimeoutError, db_error_handler)
     app.add_exception_handler(Exception, unhandled_error_handler)

@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -44,6 +45,29 @@ log = logging.getLogger("todo_api")
 WARMUP_SECONDS = 60
 OPENAPI_URL = "/api/openapi.json"
 DOCS_URL = "/api/docs"
+
+
+APP_INFO: dict[str, str] = {
+    "title": "Todo API",
+    "version": __version__,
+    "description": "Tasks, accounts and an AI assistant for the Todo application.",
+}
+
+
+def _api_router() -> APIRouter:
+    api = APIRouter(prefix="/api/v1")
+    for module in (health, auth, tasks, assistant):
+        api.include_router(module.router)
+    return api
+
+
+def openapi_document() -> dict[str, Any]:
+    """The API's OpenAPI document, as /api/openapi.json serves it, without settings or a
+    database: the routes alone decide it. The frontend's API types are generated from it
+    (`make api-types`; tests/test_openapi_contract.py fails when they are stale)."""
+    app = FastAPI(**APP_INFO, openapi_url=OPENAPI_URL)
+    app.include_router(_api_router())
+    return app.openapi()
 
 
 def _openai_client(settings: Settings) -> ChatCompletionsClient | None:
@@ -111,9 +135,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         configure_logging(settings.log_level, settings.secret_values())
 
     app = FastAPI(
-        title="Todo API",
-        version=__version__,
-        description="Tasks, accounts and an AI assistant for the Todo application.",
+        **APP_INFO,
         # API_DOCS_ENABLED (default: on in dev only) switches both the document and its UI.
         openapi_url=OPENAPI_URL if settings.docs_enabled else None,
         docs_url=None,
@@ -138,9 +160,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.state.throttles = Throttles.from_settings(settings)
 
     errors.install(app)
-    api = APIRouter(prefix="/api/v1")
-    for module in (health, auth, tasks, assistant):
-        api.include_router(module.router)
+    api = _api_router()
     app.include_router(api)
 
     # Added innermost first: the request id and the security headers cover the 403 and 413

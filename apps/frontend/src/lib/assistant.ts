@@ -1,7 +1,5 @@
 // Makes the assistant's actions ({type: "created"|"updated"|"deleted", task}) readable.
 
-import type { AssistantAction } from "./types";
-
 export interface ActionSummary {
   verb: string;
   title: string | null;
@@ -11,7 +9,9 @@ export interface ActionSummary {
 
 const VERBS: Record<string, string> = { created: "Added", updated: "Updated", deleted: "Deleted" };
 
-export function summarizeAction(action: AssistantAction): ActionSummary {
+/** Reads an action defensively (any object): a reply from an older or newer backend is
+ * rendered as far as it is understood. */
+export function summarizeAction(action: Readonly<Record<string, unknown>>): ActionSummary {
   const type = typeof action.type === "string" ? action.type : "";
   const task = action.task && typeof action.task === "object" ? (action.task as Record<string, unknown>) : null;
   const title = task && typeof task.title === "string" ? task.title : null;
@@ -20,6 +20,6 @@ export function summarizeAction(action: AssistantAction): ActionSummary {
 }
 
 /** Every action the backend reports changed a task, so any action means: refresh the list. */
-export function changesTasks(actions: readonly AssistantAction[]): boolean {
+export function changesTasks(actions: readonly unknown[]): boolean {
   return actions.length > 0;
 }

@@ -1,47 +1,39 @@
-// Shapes of the backend's JSON (docs/architecture.md, "The HTTP API").
+// Shapes of the backend's JSON: derived from the types generated from its OpenAPI document
+// (src/generated/api.ts, `make api-types`), so a change to the API shows up here in tsc.
+// Only the frontend's own shapes (filters, counts, form input) are written by hand.
 
-export type Priority = "low" | "medium" | "high";
-export const PRIORITIES: readonly Priority[] = ["low", "medium", "high"];
+import type { components, operations } from "@/generated/api";
 
-export type StatusFilter = "all" | "pending" | "completed";
-export const STATUS_FILTERS: readonly StatusFilter[] = ["all", "pending", "completed"];
+type Schemas = components["schemas"];
 
-export interface User {
-  id: number;
-  email: string;
-  name?: string | null;
-}
+export type Task = Schemas["TaskPublic"];
+export type TaskPage = Schemas["TaskPage"];
+export type Priority = Task["priority"];
+export type StatusFilter = NonNullable<
+  NonNullable<operations["list_tasks_api_v1_tasks_get"]["parameters"]["query"]>["status"]
+>;
 
-export interface Task {
-  id: number;
-  title: string;
-  description: string | null;
-  completed: boolean;
-  priority: Priority;
-  due_date: string | null;
-  created_at: string;
-  updated_at: string;
-}
+// Record<Union, …> needs every member: a value the backend adds fails tsc until listed here.
+const PRIORITY_ORDER: Record<Priority, number> = { low: 0, medium: 1, high: 2 };
+const STATUS_ORDER: Record<StatusFilter, number> = { all: 0, pending: 1, completed: 2 };
+const ordered = <T extends string>(order: Record<T, number>): readonly T[] =>
+  (Object.keys(order) as T[]).sort((a, b) => order[a] - order[b]);
+export const PRIORITIES: readonly Priority[] = ordered(PRIORITY_ORDER);
+export const STATUS_FILTERS: readonly StatusFilter[] = ordered(STATUS_ORDER);
 
-export interface TaskPage {
-  items: Task[];
-  total: number;
-}
+/** The signed-in user, as far as the UI reads it. */
+export type User = Pick<Schemas["UserPublic"], "id" | "email"> & Partial<Pick<Schemas["UserPublic"], "name">>;
 
 export interface TaskCounts {
   open: number;
   done: number;
 }
 
-/** What the add/edit form sends. Empty optional fields are sent as null. */
-export interface TaskInput {
-  title: string;
-  description: string | null;
-  priority: Priority;
-  due_date: string | null;
-}
+/** What the add/edit form sends (the create body, every field given). Empty optional
+ * fields are sent as null. */
+export type TaskInput = Required<Schemas["TaskCreate"]>;
 
-export type TaskPatch = Partial<TaskInput & { completed: boolean }>;
+export type TaskPatch = Schemas["TaskUpdate"];
 
 export interface TaskFilters {
   status: StatusFilter;
@@ -49,13 +41,9 @@ export interface TaskFilters {
   q: string;
 }
 
-export interface AssistantAction {
-  // The backend decides the exact shape; the panel renders what it understands.
-  [key: string]: unknown;
-}
+export type AssistantAction = Schemas["AssistantAction"];
 
-export interface AssistantReply {
+/** The chat answer; conversation_id is null before the first one (the panel keeps it). */
+export type AssistantReply = Omit<Schemas["ChatResponse"], "conversation_id"> & {
   conversation_id: string | null;
-  reply: string;
-  actions: AssistantAction[];
-}
+};

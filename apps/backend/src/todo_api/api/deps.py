@@ -9,14 +9,20 @@ from dataclasses import dataclass
 from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from .. import users_service
 from ..core.config import Settings
-from ..core.security import InvalidToken, decode_access_token, session_cookie_name
+from ..core.security import (
+    SECURE_SESSION_COOKIE,
+    SESSION_COOKIE,
+    InvalidToken,
+    decode_access_token,
+    session_cookie_name,
+)
 from ..models import User
 
 P = ParamSpec("P")
@@ -24,6 +30,17 @@ R = TypeVar("R")
 
 # auto_error=False: the cookie is an equally valid way in; we decide about 401 ourselves.
 bearer_scheme = HTTPBearer(auto_error=False, description="JWT from POST /api/v1/auth/login")
+# The other way in, declared so the OpenAPI document names it (clients and tools see both
+# schemes); the value is read by request_token, under the name the settings choose.
+cookie_scheme = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="SessionCookie",
+    auto_error=False,
+    description=(
+        "The httpOnly cookie POST /api/v1/auth/login sets (session: cookie); named "
+        f"{SECURE_SESSION_COOKIE} when the server runs with COOKIE_SECURE"
+    ),
+)
 
 
 # Async on purpose: FastAPI runs sync dependencies in the thread pool, and neither of these
@@ -79,14 +96,23 @@ def request_token(request: Request, credentials: HTTPAuthorizationCredentials | 
     return request.cookies.get(session_cookie_name(request.app.state.settings.cookie_secure))
 
 
-async def get_principal(
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+async def session_token(
     request: Request,
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> Principal:
+    credentials: Credentials,
+    _cookie: Annotated[str | None, Depends(cookie_scheme)],  # declares the scheme only
+) -> str | None:
+    return request_token(request, credentials)
+
+
+SessionToken = Annotated[str | None, Depends(session_token)]
+
+
+async def get_principal(settings: SettingsDep, token: SessionToken) -> Principal:
     """No database access here (it runs on the event loop); endpoints confirm the session in
     the same thread and transaction as their own queries."""
-    token = request_token(request, credentials)
     if not token:
         raise _UNAUTHENTICATED
     try:
@@ -97,7 +123,6 @@ async def get_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 
 def require_session(session: Session | Connection, principal: Principal) -> None:

@@ -41,7 +41,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import errors, tasks_service
 from ..schemas import TaskListQuery
-from .deps import bearer_scheme, get_principal
+from .deps import bearer_scheme, get_principal, request_token
 from .routes.tasks import list_page
 
 R = TypeVar("R")
@@ -89,7 +89,8 @@ class TaskListFastPath:
         if executor is None:  # served without its lifespan
             return None
         try:
-            principal = await get_principal(request, state.settings, await bearer_scheme(request))
+            token = request_token(request, await bearer_scheme(request))
+            principal = await get_principal(state.settings, token)
         except HTTPException:
             return None
         query = request.query_params

@@ -129,7 +129,7 @@ class ConnectGate:
     a request asks for fails at once (503 with Retry-After) with the prober's last reason,
     until the prober gets through. Without it each worker thread of a busy server would spend
     the whole connect timeout on an unreachable database while the requests queued behind it
-    waited for a thread: over 10 s for a 503 on the real node, instead of milliseconds.
+    waited for a thread: over 10 s for a 503 on the home-made real node of that time, instead of milliseconds.
     """
 
     PROBE_INTERVAL_SECONDS = 1.0

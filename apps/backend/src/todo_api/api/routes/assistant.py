@@ -14,8 +14,9 @@ from ...assistant.service import (
 )
 from ...schemas import ChatRequest, ChatResponse
 from ..deps import CurrentUser, SessionDep, SettingsDep
+from ..responses import AUTHENTICATED, CHANGES, WITH_BODY
 
-router = APIRouter(prefix="/assistant", tags=["assistant"])
+router = APIRouter(prefix="/assistant", tags=["assistant"], responses=AUTHENTICATED)
 
 NOT_CONFIGURED = "The assistant is not configured on this server (no OPENAI_API_KEY)."
 
@@ -24,6 +25,8 @@ NOT_CONFIGURED = "The assistant is not configured on this server (no OPENAI_API_
     "/chat",
     response_model=ChatResponse,
     responses={
+        **WITH_BODY,
+        **CHANGES,
         404: {"description": "conversation_id is not one of the user's conversations"},
         409: {"description": "Another message to the same conversation was being answered"},
         429: {

@@ -36,7 +36,8 @@ from ...core.security import (
 )
 from ...models import User
 from ...schemas import LoginRequest, LoginResponse, RegisterRequest, UserPublic
-from ..deps import Credentials, CurrentUser, SessionDep, SettingsDep, request_token
+from ..deps import CurrentUser, SessionDep, SessionToken, SettingsDep
+from ..responses import AUTHENTICATED, CHANGES, DATABASE, WITH_BODY
 from ..throttle import AccountAttempt
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -47,9 +48,15 @@ _BAD_CREDENTIALS = HTTPException(
     detail="Incorrect email or password",
     headers={"WWW-Authenticate": "Bearer"},
 )
-_THROTTLED = {
+# What register and login share: a body, a change, the throttles and the hashing queue.
+_SIGN_IN = {
+    **WITH_BODY,
+    **CHANGES,
     429: {"description": "Too many attempts from this address (see Retry-After)"},
-    503: {"description": "Too many sign-ins waiting for a password hash (see Retry-After)"},
+    503: {
+        "description": "Too many sign-ins waiting for a password hash, or the database is "
+        "unavailable (see Retry-After)"
+    },
 }
 
 T = TypeVar("T")
@@ -81,7 +88,7 @@ def _in_thread_then_close(session: Session, function: Callable[..., T], *args: o
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserPublic,
-    responses={409: {"description": "Email already registered"}, **_THROTTLED},
+    responses={409: {"description": "Email already registered"}, **_SIGN_IN},
 )
 async def register(body: RegisterRequest, request: Request, session: SessionDep) -> User:
     attempt = await _attempt(request, body.email)
@@ -116,7 +123,7 @@ def _create_user(session: Session, email: str, name: str | None, password_hash: 
     "/login",
     response_model=LoginResponse,
     response_model_exclude_unset=True,  # token fields only when set (bearer logins)
-    responses={401: {"description": "Bad credentials"}, **_THROTTLED},
+    responses={401: {"description": "Bad credentials"}, **_SIGN_IN},
 )
 async def login(
     body: LoginRequest,
@@ -172,13 +179,18 @@ def _start_session(
     return users_service.start_session(session, user_id, expires)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**CHANGES, **DATABASE},
+    # Signed in or not, logout answers 204: the empty requirement says no credentials will do.
+    openapi_extra={"security": [{}]},
+)
 async def logout(
-    request: Request, credentials: Credentials, session: SessionDep, settings: SettingsDep
+    token: SessionToken, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """Ends the presented session (cookie or Bearer) server-side, so a copy of its token
     stops working too, and clears the cookie. Without a valid token it only clears."""
-    token = request_token(request, credentials)
     if token:
         try:
             _, session_id = decode_access_token(token, settings.auth_secret.get_secret_value())
@@ -203,6 +215,6 @@ def _cleared(settings: Settings) -> Response:
     return response
 
 
-@router.get("/me", response_model=UserPublic, responses={401: {"description": "Not signed in"}})
+@router.get("/me", response_model=UserPublic, responses={**AUTHENTICATED, **DATABASE})
 def me(user: CurrentUser) -> User:
     return user

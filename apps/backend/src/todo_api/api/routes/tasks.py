@@ -30,8 +30,9 @@ from ..deps import (
     releases_session,
     require_session,
 )
+from ..responses import AUTHENTICATED, CHANGES, DATABASE, WITH_BODY
 
-router = APIRouter(prefix="/tasks", tags=["tasks"])
+router = APIRouter(prefix="/tasks", tags=["tasks"], responses={**AUTHENTICATED, **DATABASE})
 
 _NOT_FOUND = {404: {"description": "No such task for this user"}}
 # Path ids are bigint in the database; bound them so a huge number is a 422, not a DB error.
@@ -93,7 +94,11 @@ def list_tasks(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=TaskPublic,
-    responses={409: {"description": "The user already holds MAX_TASKS_PER_USER tasks"}},
+    responses={
+        **WITH_BODY,
+        **CHANGES,
+        409: {"description": "The user already holds MAX_TASKS_PER_USER tasks"},
+    },
 )
 @releases_session
 def create_task(body: TaskCreate, principal: CurrentPrincipal, session: SessionDep) -> Task:
@@ -122,7 +127,9 @@ def get_task(task_id: TaskId, principal: CurrentPrincipal, session: SessionDep) 
     return _owned(session, principal, task_id)
 
 
-@router.patch("/{task_id}", response_model=TaskPublic, responses=_NOT_FOUND)
+@router.patch(
+    "/{task_id}", response_model=TaskPublic, responses={**_NOT_FOUND, **WITH_BODY, **CHANGES}
+)
 @releases_session
 def update_task(
     task_id: TaskId, body: TaskUpdate, principal: CurrentPrincipal, session: SessionDep
@@ -133,7 +140,9 @@ def update_task(
     return task
 
 
-@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_NOT_FOUND)
+@router.delete(
+    "/{task_id}", status_code=status.HTTP_204_NO_CONTENT, responses={**_NOT_FOUND, **CHANGES}
+)
 @releases_session
 def delete_task(task_id: TaskId, principal: CurrentPrincipal, session: SessionDep) -> Response:
     task = _owned(session, principal, task_id)
