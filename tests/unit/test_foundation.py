@@ -105,12 +105,19 @@ TIER_NEEDS = {
     "test-frontend": ["-m venv", "npm ci", "scripts/pg-up.sh"],
     "test-images": ["-m venv"],
     "test-chart": ["-m venv", "scripts/tools.py install", "scripts/checkov.sh --install-only"],
+    "test-minikube": [
+        "-m venv",
+        "scripts/tools.py install",
+        "npm ci",  # the browser scenarios through the Ingress
+        "tools.minikube offline",
+        "scripts/system-deps.sh",
+        "tools.docker ensure-daemon",
+    ],
     "test-cluster": [
         "-m venv",
         "scripts/tools.py install",
         "tools.cluster build",
         "scripts/system-deps.sh",
-        "npm ci",
         "tools.docker ensure-daemon",
     ],
 }
