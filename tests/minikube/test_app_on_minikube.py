@@ -47,9 +47,11 @@ SLOW_DB_LIST_P95_MS = 3000.0
 # an old Pod stops (its preStop over, SIGTERM), up to 3 requests in 5000-16000 failed, each in
 # one of two ways: a 502 at once (the controller wrote it into a connection the Pod was closing)
 # or no answer until the client's 10 s (a 504 or a read timeout: a connect to an address that
-# no longer answers). The home-made node, retired, showed none. Per scenario run: 0-3 seen.
-# Anything else, any 4xx, and any lost or doubled write still fails the tests.
-SHUTDOWN_FAILURES_SEEN = 3
+# no longer answers). The home-made node, retired, showed none. Per scenario run: 0-3 seen in
+# 4000-31000 requests (8 in a rollout before the controller's connect timeout and no idle reuse);
+# the bound leaves room above the most seen and stays below that. Anything else, any 4xx, and
+# any lost or doubled write still fails the tests.
+SHUTDOWN_FAILURES_SEEN = 5
 # What the storage-provisioner logs when it starts before the apiserver's Service is routed.
 PROVISIONER_EARLY_START = "error getting server version"
 
@@ -235,9 +237,18 @@ def test_killed_pods_fail_only_their_in_flight_requests(scenario_cluster: scenar
     result = scenarios.pod_kills(scenario_cluster)
     report(result)
     traffic = result.traffic
-    graceful = [s for s in traffic.failures() if s.started + s.seconds < result.marks["sigkill"]]
+    sigkill = result.marks["sigkill"]
+    # The deleted pods may still be stopping at the SIGKILL (it follows their replacements'
+    # readiness, not their end): a request they left unanswered until the client's timeout
+    # started before the kill and ends after it, and is theirs (a killed process's sockets
+    # close at once: its requests get a 502, not silence).
+    graceful = [
+        s
+        for s in traffic.failures()
+        if s.started + s.seconds < sigkill or (s.started < sigkill and at_pod_shutdown(s) and s.seconds >= 9.5)
+    ]
     only_pod_shutdown_failures(graceful)  # the bar is 0: see SHUTDOWN_FAILURES_SEEN
-    killed = [s for s in traffic.failures() if s.started + s.seconds >= result.marks["sigkill"]]
+    killed = [s for s in traffic.failures() if s not in graceful]
     assert all(s.status is not None and s.status >= 500 for s in killed), killed[:20]
     assert all(s.started - result.marks["sigkill"] < KILL_WINDOW for s in killed), killed[:20]
     # Requests the Ingress sends to the dead address are refused before they reach it and go to
