@@ -1,8 +1,15 @@
 """Render with values-dev.yaml (as the Ansible role does) and check the chart field by field."""
 
+import typing
+from pathlib import Path
+
 import pytest
 import yaml
 from chart_render import CHART, EXISTING_SECRET, TAG, render
+from pydantic import SecretStr
+from todo_api.core.config import Settings
+
+REPO = Path(__file__).resolve().parents[2]
 
 SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"}
 STANDARD_LABELS = {
@@ -13,37 +20,23 @@ STANDARD_LABELS = {
     "app.kubernetes.io/component",
     "helm.sh/chart",
 }
-# The hardening knobs (issue 14): the chart's defaults are the backend's own.
-HARDENING_KEYS = [
-    "ALLOWED_ORIGINS",
-    "PASSWORD_HASH_CONCURRENCY",
-    "PASSWORD_HASH_QUEUE",
-    "AUTH_RATE_PER_ADDRESS",
-    "AUTH_RATE_PER_ACCOUNT",
-    "AUTH_SLOWDOWN_PER_ACCOUNT",
-    "ASSISTANT_TURNS_PER_HOUR",
-    "ASSISTANT_TOKENS_PER_USER_PER_DAY",
-    "ASSISTANT_TOKENS_PER_DAY",
-    "DB_STATEMENT_TIMEOUT_MS",
-    "MAX_TASKS_PER_USER",
-]
-BACKEND_CONFIG_KEYS = [
-    "ENVIRONMENT",
-    "LOG_LEVEL",
-    "OPENAI_MODEL",
-    "OPENAI_BASE_URL",
-    "OPENAI_TIMEOUT_SECONDS",
-    "DB_POOL_SIZE",
-    "DB_MAX_OVERFLOW",
-    "DB_CONNECT_TIMEOUT_SECONDS",
-    "ACCESS_TOKEN_EXPIRE_MINUTES",
-    "COOKIE_SECURE",
-    "WEB_CONCURRENCY",
-    "API_DOCS_ENABLED",
-    *HARDENING_KEYS,
-    "TRUSTED_PROXIES",  # the chart names its Ingress hop; the app alone trusts nobody
-]
-SECRET_KEYS = {"DATABASE_URL", "AUTH_SECRET", "OPENAI_API_KEY"}
+# The keys are the backend's Settings model's (their one owner): its SecretStr fields come from
+# the Secret, every other field from the ConfigMap (the backend package is in the venv).
+SETTINGS_FIELDS = Settings.model_fields
+
+
+def _is_secret(name: str) -> bool:
+    annotation = SETTINGS_FIELDS[name].annotation
+    return annotation is SecretStr or SecretStr in typing.get_args(annotation)
+
+
+BACKEND_CONFIG_KEYS = sorted(name.upper() for name in SETTINGS_FIELDS if not _is_secret(name))
+# APP_DATABASE_URL is the migrator's, embedded PostgreSQL only (test_chart_secrets.py).
+SECRET_KEYS = {name.upper() for name in SETTINGS_FIELDS if _is_secret(name)} - {"APP_DATABASE_URL"}
+# Config keys whose chart default is the chart's own, not the backend's (each tested below):
+# the environment, the cookie and the docs follow the deployment, the worker count the CPU
+# limit, and the chart names its Ingress hop where the app alone trusts nobody.
+CHART_OWN_DEFAULTS = {"ENVIRONMENT", "COOKIE_SECURE", "WEB_CONCURRENCY", "API_DOCS_ENABLED", "TRUSTED_PROXIES"}
 
 
 def container(workload: dict, name: str | None = None) -> dict:
@@ -211,16 +204,22 @@ def test_api_docs_are_on_in_dev_and_off_by_default(dev):
 
 def test_hardening_settings_default_to_the_apps_own_defaults(dev):
     """The chart sets every tuning knob the backend reads, with the backend's own defaults."""
-    from todo_api.core.config import Settings  # the backend package is installed in the venv
-
     data = dev.get("ConfigMap", "todo")["data"]
-    fields = Settings.model_fields
-    for key in HARDENING_KEYS:
-        assert data[key] == str(fields[key.lower()].default), key
+    for key in set(BACKEND_CONFIG_KEYS) - CHART_OWN_DEFAULTS:
+        default = SETTINGS_FIELDS[key.lower()].default
+        assert data[key] == str(default) or float(data[key]) == default, key
     # Every setting the backend declares reaches it from the ConfigMap or the Secret.
-    # (APP_DATABASE_URL is the migrator's, embedded PostgreSQL only: test_chart_secrets.py.)
-    declared = {name.upper() for name in fields} - {"APP_DATABASE_URL"}
-    assert declared <= set(BACKEND_CONFIG_KEYS) | SECRET_KEYS, declared - set(BACKEND_CONFIG_KEYS) - SECRET_KEYS
+    declared = {name.upper() for name in SETTINGS_FIELDS} - {"APP_DATABASE_URL"}
+    assert declared == set(BACKEND_CONFIG_KEYS) | SECRET_KEYS
+
+
+def test_the_cluster_verify_playbook_expects_the_settings_keys():
+    """The verify playbook cannot import the backend, so it keeps a list: pinned here to the
+    Settings model (plus the frontend's API_BASE_URL) and to the chart's Secret keys."""
+    playbook = yaml.safe_load((REPO / "tests/cluster/playbooks/verify_release.yml").read_text())
+    variables = playbook[0]["vars"]
+    assert variables["todo_config_keys"] == sorted(["API_BASE_URL", *BACKEND_CONFIG_KEYS])
+    assert set(variables["todo_secret_keys"]) == SECRET_KEYS
 
 
 def test_trusted_proxies_name_only_the_ingress_hop(dev):

@@ -202,9 +202,19 @@ Ingress: a browser behind HTTPS must never get the session cookie without Secure
 {{- end -}}
 {{- end }}
 
-{{/* Backend config keys read from the ConfigMap (API_BASE_URL is the frontend's). */}}
+{{/*
+Backend config keys read from the ConfigMap: every key of todo.configData (their one owner)
+in its order, but API_BASE_URL, which is the frontend's.
+*/}}
 {{- define "todo.backendConfigKeys" -}}
-ENVIRONMENT LOG_LEVEL OPENAI_MODEL OPENAI_BASE_URL OPENAI_TIMEOUT_SECONDS DB_POOL_SIZE DB_MAX_OVERFLOW DB_CONNECT_TIMEOUT_SECONDS ACCESS_TOKEN_EXPIRE_MINUTES COOKIE_SECURE WEB_CONCURRENCY API_DOCS_ENABLED TRUSTED_PROXIES ALLOWED_ORIGINS PASSWORD_HASH_CONCURRENCY AUTH_RATE_PER_ADDRESS AUTH_RATE_PER_ACCOUNT ASSISTANT_TURNS_PER_HOUR PASSWORD_HASH_QUEUE AUTH_SLOWDOWN_PER_ACCOUNT DB_STATEMENT_TIMEOUT_MS MAX_TASKS_PER_USER ASSISTANT_TOKENS_PER_USER_PER_DAY ASSISTANT_TOKENS_PER_DAY
+{{- $keys := list -}}
+{{- range (splitList "\n" (include "todo.configData" .)) -}}
+{{- $key := splitList ":" . | first | trim -}}
+{{- if and $key (ne $key "API_BASE_URL") -}}
+{{- $keys = append $keys $key -}}
+{{- end -}}
+{{- end -}}
+{{- join " " $keys -}}
 {{- end }}
 
 {{/*

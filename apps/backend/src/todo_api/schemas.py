@@ -271,7 +271,6 @@ class TaskPage(BaseModel):
     total: int
 
 
-# Bounds of the list's paging parameters (the route's Query() and TaskListQuery share them).
 LIST_LIMIT_MAX = 100
 # Deep offsets make PostgreSQL produce and discard every row before the page: bounded here
 # (a 422 naming `offset`) so one request cannot hold a connection for seconds.
@@ -279,9 +278,10 @@ LIST_OFFSET_MAX = 10_000
 
 
 class TaskListQuery(BaseModel):
-    """The task list's query parameters, as the route declares them one by one: the fast
-    path (api/fast_list.py) validates with this model and leaves anything it refuses to the
-    route, so every 422 still comes from FastAPI."""
+    """The task list's query parameters, their one declaration: the route takes them as
+    `Annotated[TaskListQuery, Query()]`, tasks_service and the assistant's list tool query
+    with it, and the fast path (api/fast_list.py) validates with it and leaves anything it
+    refuses to the route, so every 422 still comes from FastAPI."""
 
     status: StatusFilter = "all"
     priority: Priority | None = None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import uuid
-from dataclasses import dataclass
 
 from sqlalchemy import (
     BigInteger,
@@ -26,6 +25,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from .models import PRIORITIES, Task, User
+from .schemas import TaskListQuery
 from .users_service import live_session
 
 # Key of the per-user task cap (MAX_TASKS_PER_USER) in Session.info; the app's session
@@ -48,15 +48,6 @@ _SORT_COLUMNS = {
     "title": func.lower(Task.title),
 }
 
-
-@dataclass(frozen=True)
-class TaskFilter:
-    status: str = "all"
-    priority: str | None = None
-    q: str | None = None
-    sort: str = "-created_at"
-    limit: int = 50
-    offset: int = 0
 
 
 def _escape_like(text: str) -> str:
@@ -145,7 +136,7 @@ def _list_statements(status: str, by_priority: bool, search: bool, sort: str, gu
     return rows, body, count
 
 
-def _statements(flt: TaskFilter, guarded: bool):
+def _statements(flt: TaskListQuery, guarded: bool):
     search = bool(flt.q and flt.q.strip())
     params: dict[str, object] = {"limit": flt.limit, "offset": flt.offset}
     if flt.priority:
@@ -155,7 +146,7 @@ def _statements(flt: TaskFilter, guarded: bool):
     return _list_statements(flt.status, bool(flt.priority), search, flt.sort, guarded), params
 
 
-def list_tasks(session: Session, user_id: int, flt: TaskFilter) -> tuple[list[dict], int]:
+def list_tasks(session: Session, user_id: int, flt: TaskListQuery) -> tuple[list[dict], int]:
     """One page of the user's tasks as plain dicts, and the total that match the filter."""
     (rows_query, _, count_query), params = _statements(flt, guarded=False)
     params["user_id"] = user_id
@@ -167,7 +158,7 @@ def list_tasks(session: Session, user_id: int, flt: TaskFilter) -> tuple[list[di
 
 
 def list_tasks_json(
-    session: Session | Connection, user_id: int, session_id: uuid.UUID, flt: TaskFilter
+    session: Session | Connection, user_id: int, session_id: uuid.UUID, flt: TaskListQuery
 ) -> str | None:
     """The same page as list_tasks, as the response body ({"items": [...], "total": n})
     built by PostgreSQL (the hot path of the UI: no row objects, no re-serialising), and

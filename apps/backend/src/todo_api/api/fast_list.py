@@ -6,7 +6,7 @@ its CPU time went to FastAPI itself: routing, solving the dependency tree (setti
 HTTPBearer, principal, engine) and validating six query parameters one by one, plus
 FastAPI's own middleware layers. This ASGI middleware answers the list directly when the
 request is one the route would answer 200: a token that verifies, query parameters that
-TaskListQuery accepts (the same types and bounds as the route's), each named at most once,
+TaskListQuery accepts (the model the route declares its query with), each named at most once,
 and a live session. It uses the route's own pieces (get_principal, list_page); the answer is
 byte for byte the route's.
 
@@ -39,7 +39,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .. import errors, tasks_service
+from .. import errors
 from ..schemas import TaskListQuery
 from .deps import bearer_scheme, get_principal, request_token
 from .routes.tasks import list_page
@@ -100,9 +100,8 @@ class TaskListFastPath:
             params = TaskListQuery.model_validate(dict(query))
         except ValidationError:
             return None
-        flt = tasks_service.TaskFilter(**params.model_dump())
         try:
-            body = await in_db_thread(executor, list_page, state.read_engine, principal, flt)
+            body = await in_db_thread(executor, list_page, state.read_engine, principal, params)
         except HTTPException:
             return None
         except (DBAPIError, PoolTimeoutError) as exc:

@@ -25,6 +25,7 @@ from ..schemas import (
     SearchText,
     StatusFilter,
     TaskCreate,
+    TaskListQuery,
     TaskPublic,
     Title,
 )
@@ -100,7 +101,7 @@ def _add(session: Session, user_id: int, args: AddTaskArgs) -> ToolOutcome:
 
 
 def _list(session: Session, user_id: int, args: ListTasksArgs) -> ToolOutcome:
-    flt = tasks_service.TaskFilter(
+    flt = TaskListQuery(
         status=args.status, priority=args.priority, q=args.q, limit=MAX_LISTED
     )
     items, total = tasks_service.list_tasks(session, user_id, flt)

@@ -11,13 +11,8 @@ from sqlalchemy.orm import Session
 from ... import tasks_service
 from ...models import Task
 from ...schemas import (
-    LIST_LIMIT_MAX,
-    LIST_OFFSET_MAX,
-    Priority,
-    SearchText,
-    SortKey,
-    StatusFilter,
     TaskCreate,
+    TaskListQuery,
     TaskPage,
     TaskPublic,
     TaskUpdate,
@@ -55,7 +50,7 @@ def _read_only(session: Session) -> None:
 EMPTY_PAGE = '{"items":[],"total":0}'
 
 
-def list_page(engine: Engine, principal: Principal, flt: tasks_service.TaskFilter) -> str:
+def list_page(engine: Engine, principal: Principal, flt: TaskListQuery) -> str:
     """The list response body, built by PostgreSQL (the same JSON as TaskPage: no row
     objects, no re-serialising); 401 unless the session is live. The hot path of the UI:
     one Core connection in autocommit and one round trip, the session check riding along
@@ -77,17 +72,9 @@ def list_page(engine: Engine, principal: Principal, flt: tasks_service.TaskFilte
 def list_tasks(
     principal: CurrentPrincipal,
     engine: ReadEngineDep,
-    status_: Annotated[StatusFilter, Query(alias="status")] = "all",
-    priority: Priority | None = None,
-    q: Annotated[SearchText | None, Query()] = None,
-    sort: SortKey = "-created_at",
-    limit: Annotated[int, Query(ge=1, le=LIST_LIMIT_MAX)] = 50,
-    offset: Annotated[int, Query(ge=0, le=LIST_OFFSET_MAX)] = 0,
+    query: Annotated[TaskListQuery, Query()],
 ) -> Response:
-    flt = tasks_service.TaskFilter(
-        status=status_, priority=priority, q=q, sort=sort, limit=limit, offset=offset
-    )
-    return Response(list_page(engine, principal, flt), media_type="application/json")
+    return Response(list_page(engine, principal, query), media_type="application/json")
 
 
 @router.post(
