@@ -148,6 +148,40 @@ PLAY_FILES = sorted(
 )
 
 
+# The one form a play's module_defaults may take: each kubernetes.core action group pointed at
+# the dict in playbooks/vars/environment.yml (ansible-core templates only module_defaults' values).
+SHARED_MODULE_DEFAULTS = {
+    "group/kubernetes.core.k8s": "{{ todo_cluster_defaults }}",
+    "group/kubernetes.core.helm": "{{ todo_cluster_defaults }}",
+}
+# Every YAML file that may hold a play: the playbooks, the molecule scenarios, the test tiers' playbooks.
+ALL_PLAY_FILES = sorted(
+    p.relative_to(ROOT)
+    for p in [
+        *(ROOT / "playbooks").rglob("*.yml"),
+        *(ROOT / "molecule").rglob("*.yml"),
+        *(ROOT / "tests").glob("*/playbooks/*.yml"),
+    ]
+)
+
+
+def test_module_defaults_are_declared_once_and_every_play_uses_the_shared_one():
+    """Issue 23: the cluster (kubeconfig, context) of the kubernetes.core modules is written in
+    playbooks/vars/environment.yml only; a play that pastes its own block fails here."""
+    found = []
+    for path in ALL_PLAY_FILES:
+        text = (ROOT / path).read_text()
+        if path != Path("playbooks/vars/environment.yml"):
+            assert "todo_kube_context | default(omit" not in text, f"{path} re-declares the cluster defaults"
+        for play in yaml.safe_load(text) or []:
+            if isinstance(play, dict) and "module_defaults" in play:
+                found.append(str(path))
+                assert play["module_defaults"] == SHARED_MODULE_DEFAULTS, f"{path}: play {play.get('name')!r}"
+    assert len(found) >= 8, found  # the three playbooks, molecule create/verify, the test tiers' plays
+    shared = yaml.safe_load((ROOT / "playbooks/vars/environment.yml").read_text())["todo_cluster_defaults"]
+    assert shared == {"kubeconfig": "{{ todo_kubeconfig }}", "context": "{{ todo_kube_context | default(omit, true) }}"}
+
+
 @pytest.mark.parametrize("path", PLAY_FILES, ids=str)
 def test_plays_that_reach_the_cluster_take_path_and_cluster_from_the_one_shared_place(path):
     """Every play that runs a role, helm, kubectl, minikube or a kubernetes.core module loads
@@ -163,9 +197,7 @@ def test_plays_that_reach_the_cluster_take_path_and_cluster_from_the_one_shared_
             for f in play.get("vars_files", [])
         ), f"{path}: play {play['name']!r} does not load vars/environment.yml"
         if "kubernetes.core." in body:
-            defaults = play.get("module_defaults", {})
-            for group in ("group/kubernetes.core.k8s", "group/kubernetes.core.helm"):
-                assert defaults.get(group, {}).get("kubeconfig") == "{{ todo_kubeconfig }}", f"{path}: {group}"
+            assert play.get("module_defaults") == SHARED_MODULE_DEFAULTS, f"{path}: play {play['name']!r}"
 
 
 def test_the_tools_path_is_written_once():
