@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import RECAP, REPO, user_env
 
 from tools.docker import engine
@@ -26,7 +27,10 @@ from tools.minikube.app import leftovers
 
 pytestmark = pytest.mark.slow
 
-PROFILE = "todo-molecule"  # molecule/default/molecule.yml
+# The scenario's own profile, as molecule/default/molecule.yml (its one owner) names it.
+PROFILE = yaml.safe_load((REPO / "molecule" / "default" / "molecule.yml").read_text())["provisioner"]["inventory"][
+    "group_vars"
+]["all"]["todo_minikube_profile"]
 
 
 def molecule(step: str, env: dict[str, str], timings: dict[str, float]) -> str:

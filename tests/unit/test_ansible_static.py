@@ -60,8 +60,30 @@ def test_dev_inventory_is_localhost_with_the_running_python():
     host = yaml.safe_load(result.stdout)
     assert host["ansible_connection"] == "local"
     assert host["ansible_python_interpreter"] == "{{ ansible_playbook_python }}"
-    assert host["todo_namespace"] == "todo" and host["todo_release"] == "todo"
-    assert host["todo_manage_minikube"] is True and host["todo_build_images"] is True
+    # Issue 23: each default is declared once (playbooks/tasks/switches.yml, the roles' defaults);
+    # the inventory lists them commented, to be changed, and declares none again.
+    assert not [name for name in host if name.startswith(("todo_", "minikube_"))], host
+
+
+def test_the_switch_defaults_are_declared_once_in_switches_yml():
+    switches = (ROOT / "playbooks/tasks/switches.yml").read_text()
+    inventory = (ROOT / "inventory/dev/group_vars/all/main.yml").read_text()
+    molecule = yaml.safe_load((ROOT / "molecule/default/molecule.yml").read_text())
+    molecule_vars = molecule["provisioner"]["inventory"]["group_vars"]["all"]
+    for name, default in [
+        ("todo_manage_minikube", "true"),
+        ("todo_build_images", "true"),
+        ("todo_verify_through_ingress", "true"),
+        ("todo_namespace", "'todo'"),
+        ("todo_release", "'todo'"),
+        ("todo_minikube_profile", "'todo'"),
+    ]:
+        assert f"{name} | default({default})" in switches, name
+        # Documented in the inventory with the same default, commented out.
+        assert re.search(rf"^# {name}: ", inventory, re.M), name
+        assert not re.search(rf"^{name}:", inventory, re.M), name
+    # molecule sets only what it changes: its own profile and kubeconfig.
+    assert set(molecule_vars) == {"todo_minikube_profile", "todo_kubeconfig"}, molecule_vars
 
 
 def test_vault_file_is_git_ignored_and_the_example_holds_only_placeholders():
@@ -148,6 +170,40 @@ PLAY_FILES = sorted(
 )
 
 
+# The one form a play's module_defaults may take: each kubernetes.core action group pointed at
+# the dict in playbooks/vars/environment.yml (ansible-core templates only module_defaults' values).
+SHARED_MODULE_DEFAULTS = {
+    "group/kubernetes.core.k8s": "{{ todo_cluster_defaults }}",
+    "group/kubernetes.core.helm": "{{ todo_cluster_defaults }}",
+}
+# Every YAML file that may hold a play: the playbooks, the molecule scenarios, the test tiers' playbooks.
+ALL_PLAY_FILES = sorted(
+    p.relative_to(ROOT)
+    for p in [
+        *(ROOT / "playbooks").rglob("*.yml"),
+        *(ROOT / "molecule").rglob("*.yml"),
+        *(ROOT / "tests").glob("*/playbooks/*.yml"),
+    ]
+)
+
+
+def test_module_defaults_are_declared_once_and_every_play_uses_the_shared_one():
+    """Issue 23: the cluster (kubeconfig, context) of the kubernetes.core modules is written in
+    playbooks/vars/environment.yml only; a play that pastes its own block fails here."""
+    found = []
+    for path in ALL_PLAY_FILES:
+        text = (ROOT / path).read_text()
+        if path != Path("playbooks/vars/environment.yml"):
+            assert "todo_kube_context | default(omit" not in text, f"{path} re-declares the cluster defaults"
+        for play in yaml.safe_load(text) or []:
+            if isinstance(play, dict) and "module_defaults" in play:
+                found.append(str(path))
+                assert play["module_defaults"] == SHARED_MODULE_DEFAULTS, f"{path}: play {play.get('name')!r}"
+    assert len(found) >= 8, found  # the three playbooks, molecule create/verify, the test tiers' plays
+    shared = yaml.safe_load((ROOT / "playbooks/vars/environment.yml").read_text())["todo_cluster_defaults"]
+    assert shared == {"kubeconfig": "{{ todo_kubeconfig }}", "context": "{{ todo_kube_context | default(omit, true) }}"}
+
+
 @pytest.mark.parametrize("path", PLAY_FILES, ids=str)
 def test_plays_that_reach_the_cluster_take_path_and_cluster_from_the_one_shared_place(path):
     """Every play that runs a role, helm, kubectl, minikube or a kubernetes.core module loads
@@ -163,9 +219,7 @@ def test_plays_that_reach_the_cluster_take_path_and_cluster_from_the_one_shared_
             for f in play.get("vars_files", [])
         ), f"{path}: play {play['name']!r} does not load vars/environment.yml"
         if "kubernetes.core." in body:
-            defaults = play.get("module_defaults", {})
-            for group in ("group/kubernetes.core.k8s", "group/kubernetes.core.helm"):
-                assert defaults.get(group, {}).get("kubeconfig") == "{{ todo_kubeconfig }}", f"{path}: {group}"
+            assert play.get("module_defaults") == SHARED_MODULE_DEFAULTS, f"{path}: play {play['name']!r}"
 
 
 def test_the_tools_path_is_written_once():
