@@ -183,6 +183,38 @@ def test_bad_tool_arguments_go_back_to_the_model_fake_openai(ai, fake):
     assert ai.get("/api/v1/tasks", headers=user).json()["total"] == 0
 
 
+def test_update_tool_applies_the_apis_update_rules_fake_openai(ai, fake):
+    """update_task's arguments are the API's TaskUpdate (plus the id): the same "no null" rule,
+    strict boolean and date text; null clears an optional field as PATCH does."""
+    _, user = sign_up(ai)
+    task = ai.post(
+        "/api/v1/tasks", json={"title": "milk", "description": "2 litres"}, headers=user
+    ).json()
+    fake.script(
+        {
+            "tool_calls": [
+                {
+                    "name": "update_task",
+                    "arguments": {"task_id": task["id"], "title": None, "completed": "yes"},
+                },
+                {"name": "update_task", "arguments": {"task_id": task["id"], "due_date": 20261231}},
+                {"name": "update_task", "arguments": {"task_id": task["id"], "description": None}},
+            ]
+        },
+        {"content": "Done."},
+    )
+    response = ai.post(CHAT, json={"message": "tidy milk"}, headers=user)
+    assert response.status_code == 200, response.text
+    refused, bad_date, cleared = (
+        json.loads(m["content"]) for m in _tool_messages(fake.requests[1])
+    )
+    assert refused["ok"] is False and "title" in refused["error"] and "completed" in refused["error"]
+    assert bad_date["ok"] is False and "due_date" in bad_date["error"]
+    assert cleared["ok"] is True and cleared["task"]["description"] is None
+    after = ai.get(f"/api/v1/tasks/{task['id']}", headers=user).json()
+    assert (after["title"], after["completed"], after["due_date"]) == ("milk", False, None)
+
+
 def test_conversation_persists_across_replicas_fake_openai(
     ai, fake, db, make_client, assistant_settings
 ):
@@ -368,6 +400,11 @@ def test_tool_schemas_are_generated_from_the_argument_models():
     }
     for function in by_name.values():
         assert "null" not in json.dumps(function["parameters"])
+    # update_task is the API's update body plus the task's id: derived, not re-declared.
+    from todo_api.schemas import TaskUpdate
+
+    update = by_name["update_task"]["parameters"]["properties"]
+    assert list(update) == ["task_id", *TaskUpdate.model_fields]
 
 
 def test_turns_per_user_are_limited_fake_openai(db, make_client, assistant_settings, fake):

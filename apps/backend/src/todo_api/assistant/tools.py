@@ -8,7 +8,6 @@ raise.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,14 +19,13 @@ from sqlalchemy.orm import Session
 from .. import tasks_service
 from ..schemas import (
     AssistantAction,
-    Description,
     Priority,
     SearchText,
     StatusFilter,
     TaskCreate,
     TaskListQuery,
     TaskPublic,
-    Title,
+    TaskUpdate,
 )
 
 MAX_LISTED = 50
@@ -63,12 +61,11 @@ class TaskIdArgs(_Args):
     ]
 
 
-class UpdateTaskArgs(TaskIdArgs):
-    title: Title | None = None
-    description: Description | None = None
-    priority: Priority | None = None
-    due_date: dt.date | None = None
-    completed: bool | None = None
+class UpdateTaskArgs(TaskUpdate, TaskIdArgs):
+    """The API's partial-update body (same fields, limits and "no null" rules) plus the task's
+    id, tolerant of extra keys like _Args."""
+
+    model_config = ConfigDict(extra="ignore")
 
 
 class CompleteTaskArgs(TaskIdArgs):
@@ -95,15 +92,11 @@ def _add(session: Session, user_id: int, args: AddTaskArgs) -> ToolOutcome:
     except tasks_service.TaskLimitReached as exc:
         return ToolOutcome({"ok": False, "error": f"task limit reached: {exc}"})
     public = TaskPublic.model_validate(task)
-    return ToolOutcome(
-        {"ok": True, "task": _task_json(task)}, AssistantAction(type="created", task=public)
-    )
+    return ToolOutcome({"ok": True, "task": _task_json(task)}, AssistantAction(type="created", task=public))
 
 
 def _list(session: Session, user_id: int, args: ListTasksArgs) -> ToolOutcome:
-    flt = TaskListQuery(
-        status=args.status, priority=args.priority, q=args.q, limit=MAX_LISTED
-    )
+    flt = TaskListQuery(status=args.status, priority=args.priority, q=args.q, limit=MAX_LISTED)
     items, total = tasks_service.list_tasks(session, user_id, flt)
     tasks, used = [], 0
     for item in items:
@@ -116,9 +109,7 @@ def _list(session: Session, user_id: int, args: ListTasksArgs) -> ToolOutcome:
         tasks.append(task)
     result: dict[str, Any] = {"ok": True, "total": total, "tasks": tasks}
     if len(tasks) < total:
-        result["note"] = (
-            f"showing {len(tasks)} of {total}; filter by status, priority or q to see others"
-        )
+        result["note"] = f"showing {len(tasks)} of {total}; filter by status, priority or q to see others"
     return ToolOutcome(result)
 
 
@@ -126,16 +117,11 @@ def _update(session: Session, user_id: int, args: UpdateTaskArgs) -> ToolOutcome
     task = tasks_service.get_task(session, user_id, args.task_id)
     if task is None:
         return _not_found(args.task_id)
-    changes = {
-        name: getattr(args, name)
-        for name in args.model_fields_set - {"task_id"}
-        if not (name in ("title", "priority", "completed") and getattr(args, name) is None)
-    }
+    changes = args.changes()
+    changes.pop("task_id", None)
     tasks_service.update_task(session, task, changes)
     public = TaskPublic.model_validate(task)
-    return ToolOutcome(
-        {"ok": True, "task": _task_json(task)}, AssistantAction(type="updated", task=public)
-    )
+    return ToolOutcome({"ok": True, "task": _task_json(task)}, AssistantAction(type="updated", task=public))
 
 
 def _complete(session: Session, user_id: int, args: CompleteTaskArgs) -> ToolOutcome:
@@ -148,9 +134,7 @@ def _delete(session: Session, user_id: int, args: TaskIdArgs) -> ToolOutcome:
         return _not_found(args.task_id)
     public = TaskPublic.model_validate(task)
     tasks_service.delete_task(session, task)
-    return ToolOutcome(
-        {"ok": True, "deleted_task_id": args.task_id}, AssistantAction(type="deleted", task=public)
-    )
+    return ToolOutcome({"ok": True, "deleted_task_id": args.task_id}, AssistantAction(type="deleted", task=public))
 
 
 @dataclass(frozen=True)
@@ -164,9 +148,7 @@ class Tool:
         """The Chat Completions function definition, generated from the argument model so
         the model is told exactly the fields and limits that validation will apply."""
         generated = self.arguments.model_json_schema()
-        properties = {
-            name: _tool_property(prop) for name, prop in generated.get("properties", {}).items()
-        }
+        properties = {name: _tool_property(prop) for name, prop in generated.get("properties", {}).items()}
         return {
             "type": "function",
             "function": {
