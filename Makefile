@@ -16,15 +16,15 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PYTHONDONTWRITEBYTECODE := 1
 
 PYTEST := $(VENV_BIN)/pytest -p no:cacheprovider
-TIERS := lint unit backend frontend images chart minikube cluster
+TIERS := lint unit backend frontend e2e images chart minikube cluster
 
-.PHONY: help preflight setup venv tools node deploy-tools frontend-deps api-types checkov kube-score cluster-tools minikube minikube-offline deploy teardown status test test-fast services system-deps postgres \
+.PHONY: help preflight setup venv kube-clis node deploy-tools frontend-deps api-types checkov kube-score cluster-tools minikube minikube-offline deploy teardown status test test-fast services system-deps postgres \
         cluster-up cluster-status cluster-down \
         $(addprefix test-,$(TIERS)) test-lint-python test-lint-yaml \
         test-lint-ansible test-lint-helm test-lint-frontend lock bench clean
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
 
 # ---------------------------------------------------------------- setup
 # preflight.sh python: Python >= 3.11 with venv/ensurepip, and a half-made .venv removed first.
@@ -38,7 +38,7 @@ $(VENV)/.installed: requirements/dev.txt apps/backend/pyproject.toml scripts/kub
 
 venv: $(VENV)/.installed ## Python venv with pinned deploy/test tools (and kubernetes.core 6.5.0 in $(VENV)/collections)
 
-tools: venv ## pinned helm + kubectl into $(TODO_CACHE)/tools (theirs if versions fit)
+kube-clis: venv ## pinned helm + kubectl into $(TODO_CACHE)/tools (theirs if versions fit)
 	@$(VENV_BIN)/python scripts/tools.py install helm kubectl
 
 # deploy, status and teardown run no kubectl: helm is all they need.
@@ -76,7 +76,7 @@ minikube-offline: venv ## what `minikube start` downloads, made here for a machi
 	$(VENV_BIN)/python -m tools.docker ensure-daemon
 	$(VENV_BIN)/python -m tools.minikube offline
 
-setup: venv tools frontend-deps checkov kube-score cluster-tools minikube ## install everything into .venv, node_modules and the tool cache; run nothing
+setup: venv kube-clis frontend-deps checkov kube-score cluster-tools minikube ## install everything into .venv, node_modules and the tool cache; run nothing
 
 lock: ## regenerate requirements/dev.txt from requirements/dev.in (pins and their hashes)
 	$(VENV_BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes requirements/dev.in -o requirements/dev.txt
@@ -97,7 +97,7 @@ status: venv deploy-tools ## release, pods, URL and health
 # ---------------------------------------------------------------- local control plane (kwok nodes)
 # API-level tests only (admission, Helm hooks, the playbooks' API calls): pods that really run are
 # the Minikube tier's (make test-minikube).
-cluster-up: venv tools ## local control plane (etcd, kube-apiserver, controller-manager, scheduler) with two kwok nodes
+cluster-up: venv kube-clis ## local control plane (etcd, kube-apiserver, controller-manager, scheduler) with two kwok nodes
 	$(VENV_BIN)/python -m tools.cluster up
 
 cluster-status: venv ## the local control plane's processes, API health and nodes
@@ -119,7 +119,7 @@ services: postgres ## system packages, PostgreSQL and dockerd the tests need
 test: setup services ## every tier, each timed; a summary line at the end
 	bash scripts/run-tiers.sh $(TIERS)
 
-test-fast: venv tools frontend-deps ## lint + unit: no cluster, but Docker (docker.io; the unit tests start dockerd, as root)
+test-fast: venv kube-clis frontend-deps ## lint + unit: no cluster, but Docker (docker.io; the unit tests start dockerd, as root)
 	bash scripts/run-tiers.sh lint unit
 
 test-lint: test-lint-python test-lint-yaml test-lint-ansible test-lint-helm test-lint-frontend ## tier: every linter below (no services)
@@ -134,34 +134,36 @@ test-lint-yaml: venv ## yamllint --strict
 test-lint-ansible: venv ## ansible-lint, production profile
 	ansible-lint --profile production
 
-test-lint-helm: tools ## helm lint --strict of the chart
+test-lint-helm: kube-clis ## helm lint --strict of the chart
 	helm lint --strict chart/todo -f chart/todo/values-dev.yaml \
 	  --set existingSecret=lint-only --set backend.image.tag=lint --set frontend.image.tag=lint
 
 test-lint-frontend: frontend-deps ## eslint and tsc of the frontend
 	cd $(FRONTEND) && npm run --silent lint && npm run --silent typecheck
 
-test-unit: venv tools ## tier: tests/unit (Ansible, tools, collection; some start dockerd: root)
+test-unit: venv kube-clis ## tier: tests/unit (Ansible, tools, collection; some start dockerd: root)
 	$(PYTEST) tests/unit --junitxml=$(ARTIFACTS)/junit/unit.xml
 
 test-backend: venv postgres ## tier: the API's tests and schemathesis on a real PostgreSQL
 	$(PYTEST) apps/backend/tests --junitxml=$(ARTIFACTS)/junit/backend.xml
 
-test-frontend: venv frontend-deps postgres ## tier: vitest, then the browser e2e tests (PostgreSQL, Chromium)
+test-frontend: frontend-deps ## tier: the frontend's unit tests (vitest)
 	cd $(FRONTEND) && npm test -- --reporter=default --reporter=junit \
 	  --outputFile.junit=$(CURDIR)/$(ARTIFACTS)/junit/frontend-unit.xml
+
+test-e2e: venv frontend-deps postgres ## tier: the built app in Chromium against the real backend (PostgreSQL)
 	$(PYTEST) tests/e2e --junitxml=$(ARTIFACTS)/junit/e2e.xml
 
 test-images: venv ## tier: builds and checks both images (Docker)
 	$(PYTEST) tests/images --junitxml=$(ARTIFACTS)/junit/images.xml
 
-test-chart: venv tools checkov kube-score ## tier: render, schema, policy and install tests of the chart
+test-chart: venv kube-clis checkov kube-score ## tier: render, schema, policy and install tests of the chart
 	$(PYTEST) tests/chart --junitxml=$(ARTIFACTS)/junit/chart.xml
 
-test-minikube: venv tools frontend-deps minikube-offline services ## tier: the user's deploy, the app under load and faults, the browser, on real Minikube profiles (Docker, root)
+test-minikube: venv kube-clis frontend-deps minikube-offline services ## tier: the user's deploy, the app under load and faults, the browser, on real Minikube profiles (Docker, root)
 	$(PYTEST) tests/minikube --junitxml=$(ARTIFACTS)/junit/minikube.xml
 
-test-cluster: venv tools cluster-tools services ## tier: API-level tests of the playbooks on the local control plane (kwok nodes)
+test-cluster: venv kube-clis cluster-tools services ## tier: API-level tests of the playbooks on the local control plane (kwok nodes)
 	$(PYTEST) tests/cluster --junitxml=$(ARTIFACTS)/junit/cluster.xml
 
 bench: setup services ## run every benchmark in bench/ (prints numbers)

@@ -252,7 +252,7 @@ def cmd_check(names: list[str]) -> int:
         if problem is None:
             print(f"tools: {name}: {where}")
             continue
-        fix = "run `make tools`" if plat in PINNED_PLATFORMS else download_hint(name, *plat)
+        fix = "run `make kube-clis`" if plat in PINNED_PLATFORMS else download_hint(name, *plat)
         print(f"tools: {problem}; {fix}", file=sys.stderr)
         status = 1
     return status

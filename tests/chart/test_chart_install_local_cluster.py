@@ -97,11 +97,11 @@ class Cluster:
 
 
 def kubectl_path() -> str:
-    """The pinned kubectl from `make tools`, else the user's (tools.py leaves a fitting one alone)."""
+    """The pinned kubectl from `make kube-clis`, else the user's (tools.py leaves a fitting one alone)."""
     path = CACHE / "tools" / "bin" / "kubectl"
     found = str(path) if path.is_file() else shutil.which("kubectl")
     if not found:
-        pytest.fail("kubectl not found: run `make tools`")
+        pytest.fail("kubectl not found: run `make kube-clis`")
     return found
 
 

@@ -50,7 +50,7 @@ def tool(name: str) -> str:
         return str(cached)
     found = shutil.which(name)
     if not found:
-        pytest.fail(f"{name} not found: run `make tools` (scripts/tools.py install)")
+        pytest.fail(f"{name} not found: run `make kube-clis` (scripts/tools.py install)")
     return found
 
 

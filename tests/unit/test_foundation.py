@@ -102,7 +102,8 @@ TIER_NEEDS = {
     "test-lint-helm": ["-m venv", "scripts/tools.py install"],
     "test-unit": ["-m venv", "scripts/tools.py install"],
     "test-backend": ["-m venv", "scripts/system-deps.sh", "scripts/pg-up.sh"],
-    "test-frontend": ["-m venv", "npm ci", "scripts/pg-up.sh"],
+    "test-frontend": ["-m venv", "npm ci"],
+    "test-e2e": ["-m venv", "npm ci", "scripts/pg-up.sh"],
     "test-images": ["-m venv"],
     "test-chart": ["-m venv", "scripts/tools.py install", "scripts/checkov.sh --install-only"],
     "test-minikube": [
@@ -134,8 +135,12 @@ def test_each_tier_target_installs_what_it_needs_on_a_fresh_clone(tmp_path: Path
         plan = run(["make", "-n", "--no-print-directory", target, f"VENV={tmp_path / 'venv'}"], cwd=fresh)
         assert plan.returncode == 0, plan.stderr
         lines = plan.stdout.splitlines()
-        # The tier's own command: pytest, or the linter it runs.
-        main = max(i for i, line in enumerate(lines) if "pytest" in line or line.split()[:1] in LINTERS)
+        # The tier's own command: pytest, vitest (npm test), or the linter it runs.
+        main = max(
+            i
+            for i, line in enumerate(lines)
+            if "pytest" in line or "npm test" in line or line.split()[:1] in LINTERS
+        )
         for need in needs:
             first = next((i for i, line in enumerate(lines) if need in line), None)
             assert first is not None and first < main, f"{target} does not run `{need}` first:\n{plan.stdout}"

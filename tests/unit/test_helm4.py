@@ -36,7 +36,7 @@ def helm4_bin(tmp_path_factory) -> Path:
 
 
 def env_with(helm_dir: Path, tmp_path: Path, **extra: str) -> dict[str, str]:
-    # An empty tool cache, so that the pinned Helm 3 from `make tools` is not first on PATH.
+    # An empty tool cache, so that the pinned Helm 3 from `make kube-clis` is not first on PATH.
     env = base_env(TODO_CACHE=str(tmp_path / "cache"), HOME=str(tmp_path), **extra)
     env["PATH"] = os.pathsep.join([str(helm_dir), str(VENV_BIN), "/usr/bin", "/bin"])
     return env

@@ -103,7 +103,7 @@ def test_pinned_asks_for_ours_only_where_ours_can_run(system, machine):
 def test_probe_reads_the_version_of_the_real_pinned_helm():
     helm = tools.bin_dir() / "helm"
     if not helm.exists():
-        pytest.skip("no pinned helm in the cache (make tools)")
+        pytest.skip("no pinned helm in the cache (make kube-clis)")
     result = tools.probe("helm", str(helm))
     assert result.version is not None and result.version[0] == 3, result
 
@@ -124,7 +124,7 @@ def test_check_for_deploy_needs_no_kubectl(tmp_path):
     """`make deploy` runs `tools.py install helm`: a PATH without kubectl is fine for it."""
     helm = tools.bin_dir() / "helm"
     if not helm.exists():
-        pytest.skip("no pinned helm in the cache (make tools)")
+        pytest.skip("no pinned helm in the cache (make kube-clis)")
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "helm").symlink_to(helm)
     env = {**os.environ, "TODO_CACHE": str(tmp_path / "cache"), "PATH": str(tmp_path / "bin")}
@@ -133,7 +133,7 @@ def test_check_for_deploy_needs_no_kubectl(tmp_path):
     assert deploy.returncode == 0, deploy.stderr
     both = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     assert both.returncode == 1
-    assert "kubectl is not on PATH; run `make tools`" in both.stderr
+    assert "kubectl is not on PATH; run `make kube-clis`" in both.stderr
 
 
 def _commands(node):

@@ -33,6 +33,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tools.cluster import build, pins
@@ -92,16 +93,43 @@ def remove_run_dir(run_dir: Path) -> None:
     log(f"removed {run_dir}")
 
 
-def read_state(run_dir: Path) -> dict | None:
+@dataclass
+class Process:
+    """A process `up` started: its start time tells it apart from a later one reusing the pid."""
+
+    name: str
+    pid: int
+    start_time: str | None
+    log: str
+
+
+@dataclass
+class ClusterState:
+    """What `up` started, kept in the run dir's state.json for `env`, `status` and `down`."""
+
+    ports: dict[str, int]  # PORT_OFFSETS' names
+    certs: dict[str, str]  # pki.generate's names -> paths
+    kubeconfig: str
+    versions: dict[str, str]
+    nodes: str = "kwok"
+    processes: list[Process] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: dict) -> ClusterState:
+        processes = [Process(**entry) for entry in data.get("processes", [])]
+        return cls(**{**data, "processes": processes})
+
+
+def read_state(run_dir: Path) -> ClusterState | None:
     path = run_dir / STATE_FILE
     if not path.is_file():
         return None
-    return json.loads(path.read_text())
+    return ClusterState.from_json(json.loads(path.read_text()))
 
 
-def write_state(run_dir: Path, state: dict) -> None:
+def write_state(run_dir: Path, state: ClusterState) -> None:
     tmp = run_dir / (STATE_FILE + ".tmp")
-    tmp.write_text(json.dumps(state, indent=2))
+    tmp.write_text(json.dumps(asdict(state), indent=2))
     tmp.replace(run_dir / STATE_FILE)
 
 
@@ -118,15 +146,15 @@ def process_start_time(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
-def is_ours_and_alive(entry: dict) -> bool:
-    start = process_start_time(entry["pid"])
-    if start is None or start != entry["start_time"]:
+def is_ours_and_alive(entry: Process) -> bool:
+    start = process_start_time(entry.pid)
+    if start is None or start != entry.start_time:
         return False
-    state = Path(f"/proc/{entry['pid']}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    state = Path(f"/proc/{entry.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     return state != "Z"
 
 
-def spawn(name: str, argv: list[str], run_dir: Path, state: dict, env: dict[str, str] | None = None) -> None:
+def spawn(name: str, argv: list[str], run_dir: Path, state: ClusterState, env: dict[str, str] | None = None) -> None:
     log_path = run_dir / "logs" / f"{name}.log"
     with open(log_path, "ab") as log_file:
         proc = subprocess.Popen(
@@ -138,38 +166,36 @@ def spawn(name: str, argv: list[str], run_dir: Path, state: dict, env: dict[str,
             cwd=run_dir,
             start_new_session=True,  # survives `up` exiting; not tied to our terminal
         )
-    state["processes"].append(
-        {"name": name, "pid": proc.pid, "start_time": process_start_time(proc.pid), "log": str(log_path)}
-    )
+    state.processes.append(Process(name, proc.pid, process_start_time(proc.pid), str(log_path)))
     write_state(run_dir, state)
     log(f"started {name} (pid {proc.pid}, log {log_path})")
 
 
-def stop_processes(state: dict, timeout: float = 15.0, only: tuple[str, ...] | None = None) -> None:
+def stop_processes(state: ClusterState, timeout: float = 15.0, only: tuple[str, ...] | None = None) -> None:
     # Reverse start order: kwok and controllers first, etcd last.
-    entries = [e for e in reversed(state.get("processes", [])) if only is None or e["name"] in only]
+    entries = [e for e in reversed(state.processes) if only is None or e.name in only]
     for entry in entries:
         if is_ours_and_alive(entry):
-            os.kill(entry["pid"], signal.SIGTERM)
+            os.kill(entry.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     for entry in entries:
         while is_ours_and_alive(entry) and time.monotonic() < deadline:
             time.sleep(0.1)
         if is_ours_and_alive(entry):
-            log(f"{entry['name']} (pid {entry['pid']}) ignored SIGTERM; sending SIGKILL")
-            os.kill(entry["pid"], signal.SIGKILL)
+            log(f"{entry.name} (pid {entry.pid}) ignored SIGTERM; sending SIGKILL")
+            os.kill(entry.pid, signal.SIGKILL)
             for _ in range(50):
                 if not is_ours_and_alive(entry):
                     break
                 time.sleep(0.1)
-        log(f"stopped {entry['name']} (pid {entry['pid']})")
+        log(f"stopped {entry.name} (pid {entry.pid})")
 
 
-def ensure_alive(state: dict) -> None:
-    for entry in state["processes"]:
+def ensure_alive(state: ClusterState) -> None:
+    for entry in state.processes:
         if not is_ours_and_alive(entry):
-            tail = Path(entry["log"]).read_text(errors="replace")[-3000:] if Path(entry["log"]).exists() else ""
-            raise ClusterError(f"{entry['name']} exited during start-up; last log lines:\n{tail}")
+            tail = Path(entry.log).read_text(errors="replace")[-3000:] if Path(entry.log).exists() else ""
+            raise ClusterError(f"{entry.name} exited during start-up; last log lines:\n{tail}")
 
 
 # --- talking to the API ------------------------------------------------------------------
@@ -181,12 +207,12 @@ def api_context(certs: dict[str, str]) -> ssl.SSLContext:
     return context
 
 
-def api_request(state: dict, method: str, path: str, body: dict | None = None, timeout: float = 5.0):
-    url = f"https://127.0.0.1:{state['ports']['apiserver']}{path}"
+def api_request(state: ClusterState, method: str, path: str, body: dict | None = None, timeout: float = 5.0):
+    url = f"https://127.0.0.1:{state.ports['apiserver']}{path}"
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     # The URL is always https://127.0.0.1:<port> built above.
-    with urllib.request.urlopen(request, context=api_context(state["certs"]), timeout=timeout) as response:  # noqa: S310
+    with urllib.request.urlopen(request, context=api_context(state.certs), timeout=timeout) as response:  # noqa: S310
         payload = response.read()
     try:
         return json.loads(payload)
@@ -194,7 +220,7 @@ def api_request(state: dict, method: str, path: str, body: dict | None = None, t
         return payload.decode()
 
 
-def wait_for(description: str, probe, state: dict, timeout: float) -> None:
+def wait_for(description: str, probe, state: ClusterState, timeout: float) -> None:
     started = time.monotonic()
     last_error: Exception | None = None
     while time.monotonic() - started < timeout:
@@ -209,17 +235,17 @@ def wait_for(description: str, probe, state: dict, timeout: float) -> None:
     raise ClusterError(f"timed out after {timeout:.0f}s waiting for {description} (last error: {last_error})")
 
 
-def etcd_healthy(state: dict) -> bool:
-    url = f"http://127.0.0.1:{state['ports']['etcd-client']}/health"
+def etcd_healthy(state: ClusterState) -> bool:
+    url = f"http://127.0.0.1:{state.ports['etcd-client']}/health"
     with urllib.request.urlopen(url, timeout=2) as response:
         return json.loads(response.read()).get("health") == "true"
 
 
-def api_ready(state: dict) -> bool:
+def api_ready(state: ClusterState) -> bool:
     return api_request(state, "GET", "/readyz", timeout=3) == "ok"
 
 
-def default_service_account_exists(state: dict) -> bool:
+def default_service_account_exists(state: ClusterState) -> bool:
     try:
         api_request(state, "GET", "/api/v1/namespaces/default/serviceaccounts/default")
         return True
@@ -229,7 +255,7 @@ def default_service_account_exists(state: dict) -> bool:
         raise
 
 
-def register_nodes(state: dict) -> None:
+def register_nodes(state: ClusterState) -> None:
     for name in NODE_NAMES:
         node = {
             "apiVersion": "v1",
@@ -259,7 +285,7 @@ def register_nodes(state: dict) -> None:
         log(f"registered node {name}")
 
 
-def nodes_ready(state: dict) -> bool:
+def nodes_ready(state: ClusterState) -> bool:
     nodes = api_request(state, "GET", "/api/v1/nodes")["items"]
     ready = {
         node["metadata"]["name"]
@@ -309,10 +335,10 @@ def write_kubeconfig(path: Path, api_port: int, certs: dict[str, str]) -> None:
 # --- commands ----------------------------------------------------------------------------
 
 
-def component_commands(bin_dir: Path, run_dir: Path, state: dict) -> list[tuple[str, list[str]]]:
-    p = state["ports"]
-    c = state["certs"]
-    kubeconfig = state["kubeconfig"]
+def component_commands(bin_dir: Path, run_dir: Path, state: ClusterState) -> list[tuple[str, list[str]]]:
+    p = state.ports
+    c = state.certs
+    kubeconfig = state.kubeconfig
     etcd_url = f"http://127.0.0.1:{p['etcd-client']}"
     peer_url = f"http://127.0.0.1:{p['etcd-peer']}"
     return [
@@ -416,7 +442,7 @@ def cmd_up(args: argparse.Namespace) -> None:
     run_dir = pins.default_run_dir()
     existing = read_state(run_dir)
     if existing:
-        if existing["processes"] and all(is_ours_and_alive(e) for e in existing["processes"]):
+        if existing.processes and all(is_ours_and_alive(e) for e in existing.processes):
             log("already up")
             print(env_line(existing), flush=True)
             return
@@ -435,15 +461,8 @@ def cmd_up(args: argparse.Namespace) -> None:
     (run_dir / "logs").mkdir()
     certs = {k: str(v) for k, v in pki.generate(run_dir / "pki", KUBERNETES_SERVICE_IP).items()}
     versions = {"kubernetes": pins.KUBERNETES_VERSION, "etcd": pins.ETCD_VERSION, "kwok": pins.KWOK_VERSION}
-    state = {
-        "nodes": "kwok",
-        "ports": ports(),
-        "certs": certs,
-        "kubeconfig": str(run_dir / "kubeconfig"),
-        "versions": versions,
-        "processes": [],
-    }
-    write_kubeconfig(Path(state["kubeconfig"]), state["ports"]["apiserver"], certs)
+    state = ClusterState(ports=ports(), certs=certs, kubeconfig=str(run_dir / "kubeconfig"), versions=versions)
+    write_kubeconfig(Path(state.kubeconfig), state.ports["apiserver"], certs)
     write_state(run_dir, state)
     log(f"certificates and kubeconfig written to {run_dir}")
 
@@ -482,12 +501,12 @@ def cmd_down(args: argparse.Namespace) -> None:
     remove_run_dir(run_dir)
 
 
-def env_line(state: dict) -> str:
+def env_line(state: ClusterState) -> str:
     """What a user pastes."""
-    return f"export KUBECONFIG={state['kubeconfig']}"
+    return f"export KUBECONFIG={state.kubeconfig}"
 
 
-def running_state() -> dict:
+def running_state() -> ClusterState:
     state = read_state(pins.default_run_dir())
     if state is None:
         raise ClusterError("cluster is not up (run `make cluster-up` or `python -m tools.cluster up` first)")
@@ -505,10 +524,10 @@ def cmd_status(args: argparse.Namespace) -> None:
         print(f"down (no state in {run_dir})")
         sys.exit(1)
     healthy = True
-    for entry in state["processes"]:
+    for entry in state.processes:
         alive = is_ours_and_alive(entry)
         healthy &= alive
-        print(f"{entry['name']:<24} pid {entry['pid']:<8} {'running' if alive else 'NOT RUNNING'}")
+        print(f"{entry.name:<24} pid {entry.pid:<8} {'running' if alive else 'NOT RUNNING'}")
     try:
         print(f"{'api /readyz':<24} {api_request(state, 'GET', '/readyz')}")
         for item in api_request(state, "GET", "/api/v1/nodes")["items"]:
