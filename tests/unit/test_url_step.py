@@ -10,6 +10,8 @@ import pytest
 from conftest import ROOT, run_playbook
 
 PLAYBOOK = ROOT / "tests" / "unit" / "playbooks" / "url_step.yml"
+# What the minikube role hands on where the Minikube IP is not reachable: its tunnel's address.
+BEHIND_A_TUNNEL = {"ingress_address": "127.0.0.1:41234", "minikube_ip": "192.168.49.2"}
 
 
 def ingress(host: str = "", lb: dict | None = None) -> dict:
@@ -43,12 +45,7 @@ def test_the_minikube_ip_with_the_ingress_host():
 
 
 def test_the_tunnel_address_and_why_it_answers():
-    got = url_step(
-        ingresses=ingress(),
-        ingress_address="127.0.0.1:41234",
-        minikube_ip="192.168.49.2",
-        tunnel="the docker driver on macOS",
-    )
+    got = url_step(ingresses=ingress(), **BEHIND_A_TUNNEL, tunnel="the docker driver on macOS")
     assert (got["address"], got["url"]) == ("127.0.0.1:41234", "http://127.0.0.1:41234/")
     assert got["hint"].startswith(
         "The Minikube IP 192.168.49.2 is not reachable from this machine (the docker driver on macOS)"
@@ -56,13 +53,7 @@ def test_the_tunnel_address_and_why_it_answers():
 
 
 def test_an_address_the_user_gives_wins_and_needs_no_tunnel_hint():
-    got = url_step(
-        ingresses=ingress(),
-        ingress_address="127.0.0.1:41234",
-        minikube_ip="192.168.49.2",
-        tunnel="WSL2",
-        given="10.0.0.5",
-    )
+    got = url_step(ingresses=ingress(), **BEHIND_A_TUNNEL, tunnel="WSL2", given="10.0.0.5")
     assert (got["address"], got["url"], got["hint"]) == ("10.0.0.5", "http://10.0.0.5/", "")
 
 
