@@ -228,7 +228,8 @@ def test_a_ca_bundle_reaches_minikubes_certs_one_certificate_per_file(tmp_path):
 
 def test_a_file_without_certificates_is_refused_by_name(tmp_path):
     bundle = tmp_path / "not-a-bundle.pem"
-    bundle.write_text("-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n")  # pragma: allowlist secret
+    # PEM, but no certificate: a revocation list (nothing secret, unlike a key block).
+    bundle.write_text("-----BEGIN X509 CRL-----\nabc\n-----END X509 CRL-----\n")
     run = run_playbook(CA_PLAYBOOK, "-e", f"test_ca_bundle={bundle}", env=base_env(MINIKUBE_HOME=str(tmp_path)))
     assert run.returncode == 2
     assert f"minikube_ca_bundle={bundle} holds no PEM certificate" in run.stdout
