@@ -49,7 +49,6 @@ _SORT_COLUMNS = {
 }
 
 
-
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 

@@ -92,7 +92,9 @@ def _add(session: Session, user_id: int, args: AddTaskArgs) -> ToolOutcome:
     except tasks_service.TaskLimitReached as exc:
         return ToolOutcome({"ok": False, "error": f"task limit reached: {exc}"})
     public = TaskPublic.model_validate(task)
-    return ToolOutcome({"ok": True, "task": _task_json(task)}, AssistantAction(type="created", task=public))
+    return ToolOutcome(
+        {"ok": True, "task": _task_json(task)}, AssistantAction(type="created", task=public)
+    )
 
 
 def _list(session: Session, user_id: int, args: ListTasksArgs) -> ToolOutcome:
@@ -109,7 +111,9 @@ def _list(session: Session, user_id: int, args: ListTasksArgs) -> ToolOutcome:
         tasks.append(task)
     result: dict[str, Any] = {"ok": True, "total": total, "tasks": tasks}
     if len(tasks) < total:
-        result["note"] = f"showing {len(tasks)} of {total}; filter by status, priority or q to see others"
+        result["note"] = (
+            f"showing {len(tasks)} of {total}; filter by status, priority or q to see others"
+        )
     return ToolOutcome(result)
 
 
@@ -121,7 +125,9 @@ def _update(session: Session, user_id: int, args: UpdateTaskArgs) -> ToolOutcome
     changes.pop("task_id", None)
     tasks_service.update_task(session, task, changes)
     public = TaskPublic.model_validate(task)
-    return ToolOutcome({"ok": True, "task": _task_json(task)}, AssistantAction(type="updated", task=public))
+    return ToolOutcome(
+        {"ok": True, "task": _task_json(task)}, AssistantAction(type="updated", task=public)
+    )
 
 
 def _complete(session: Session, user_id: int, args: CompleteTaskArgs) -> ToolOutcome:
@@ -134,7 +140,9 @@ def _delete(session: Session, user_id: int, args: TaskIdArgs) -> ToolOutcome:
         return _not_found(args.task_id)
     public = TaskPublic.model_validate(task)
     tasks_service.delete_task(session, task)
-    return ToolOutcome({"ok": True, "deleted_task_id": args.task_id}, AssistantAction(type="deleted", task=public))
+    return ToolOutcome(
+        {"ok": True, "deleted_task_id": args.task_id}, AssistantAction(type="deleted", task=public)
+    )
 
 
 @dataclass(frozen=True)
@@ -148,7 +156,9 @@ class Tool:
         """The Chat Completions function definition, generated from the argument model so
         the model is told exactly the fields and limits that validation will apply."""
         generated = self.arguments.model_json_schema()
-        properties = {name: _tool_property(prop) for name, prop in generated.get("properties", {}).items()}
+        properties = {
+            name: _tool_property(prop) for name, prop in generated.get("properties", {}).items()
+        }
         return {
             "type": "function",
             "function": {
