@@ -16,9 +16,9 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PYTHONDONTWRITEBYTECODE := 1
 
 PYTEST := $(VENV_BIN)/pytest -p no:cacheprovider
-TIERS := lint unit backend frontend e2e images chart minikube cluster
+TIERS := lint unit backend frontend e2e images chart cluster minikube
 
-.PHONY: help preflight setup venv kube-clis node deploy-tools frontend-deps api-types checkov kube-score cluster-tools minikube minikube-offline deploy teardown status test test-fast services system-deps postgres \
+.PHONY: help preflight setup venv kube-clis node deploy-tools frontend-deps api-types checkov kube-score cluster-tools control-plane minikube minikube-offline deploy teardown status test test-fast services system-deps postgres \
         cluster-up cluster-status cluster-down \
         $(addprefix test-,$(TIERS)) test-lint-python test-lint-yaml \
         test-lint-ansible test-lint-helm test-lint-frontend lock bench clean
@@ -69,6 +69,9 @@ kube-score: ## pinned kube-score built from the Go module proxy into $(TODO_CACH
 cluster-tools: venv ## compile the pinned Kubernetes, etcd, kwok, CoreDNS and Traefik from their Go modules (cached)
 	$(VENV_BIN)/python -m tools.cluster build
 
+control-plane: venv ## compile only what the local control plane runs (Kubernetes, etcd, kwok; cached)
+	$(VENV_BIN)/python -m tools.cluster build --control-plane
+
 minikube: venv ## a real minikube (pinned, compiled from its Go module; needs Go) into $(TODO_CACHE)/tools/bin, unless you have one
 	@$(VENV_BIN)/python -m tools.minikube install
 
@@ -116,8 +119,14 @@ postgres: system-deps ## start the PostgreSQL the backend and e2e tests use (ide
 services: postgres ## system packages, PostgreSQL and dockerd the tests need
 	$(VENV_BIN)/python -m tools.docker ensure-daemon
 
-test: setup services ## every tier, each timed; a summary line at the end
-	bash scripts/run-tiers.sh $(TIERS)
+# The long compiles (Kubernetes, minikube, the offline node's images: ~25 min on a fresh machine)
+# run in the background while the tiers that need none of them test; see scripts/run-tiers.sh.
+# In the order the tiers need them: minikube (docker), the control plane (chart, cluster), then
+# the offline node (minikube), which the cluster tier's run leaves time for.
+MEANWHILE := $(MAKE) --no-print-directory minikube control-plane minikube-offline
+
+test: venv kube-clis frontend-deps checkov kube-score services ## every tier, each timed; a summary line at the end (compiles meanwhile)
+	bash scripts/run-tiers.sh --meanwhile '$(MEANWHILE)' $(TIERS)
 
 test-fast: venv kube-clis frontend-deps ## lint + unit: no cluster, but Docker (docker.io; the unit tests start dockerd, as root)
 	bash scripts/run-tiers.sh lint unit
@@ -163,7 +172,7 @@ test-chart: venv kube-clis checkov kube-score ## tier: render, schema, policy an
 test-minikube: venv kube-clis frontend-deps minikube-offline services ## tier: the user's deploy, the app under load and faults, the browser, on real Minikube profiles (Docker, root)
 	$(PYTEST) tests/minikube --junitxml=$(ARTIFACTS)/junit/minikube.xml
 
-test-cluster: venv kube-clis cluster-tools services ## tier: API-level tests of the playbooks on the local control plane (kwok nodes)
+test-cluster: venv kube-clis control-plane services ## tier: API-level tests of the playbooks on the local control plane (kwok nodes)
 	$(PYTEST) tests/cluster --junitxml=$(ARTIFACTS)/junit/cluster.xml
 
 bench: setup services ## run every benchmark in bench/ (prints numbers)

@@ -22,6 +22,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from tools.cache import file_lock
 from tools.cluster import pins
 
 KUBE_COMMANDS = pins.KUBE_COMMANDS
@@ -70,6 +71,12 @@ def run_go(args: list[str], cwd: Path, env: dict[str, str]) -> str:
 
 def binary_dir(binary: str) -> Path:
     return pins.addon_bin_dir() if binary in pins.ADDONS else pins.bin_dir()
+
+
+def build_lock(binary: str) -> str:
+    """The cache lock (tools/cache.py) a build of `binary` holds: one for the control plane's
+    binaries, one for the add-ons'."""
+    return "go-addons" if binary in pins.ADDONS else "go-kubernetes"
 
 
 def binary_path(binary: str) -> Path:
@@ -265,6 +272,11 @@ def build_traefik(go: str, env: dict[str, str]) -> None:
 def build_addons(force: bool = False) -> Path:
     """CoreDNS (the Minikube node's cluster DNS image) and Traefik (the ingress addon's controller
     image, tools/minikube/ingress.py); return their bin dir."""
+    with file_lock(build_lock("traefik")):
+        return _build_addons(force)
+
+
+def _build_addons(force: bool) -> Path:
     missing = [name for name in pins.ADDONS if force or not is_built(name)]
     if not missing:
         return pins.addon_bin_dir()
@@ -288,6 +300,11 @@ def build(force: bool = False, addons: bool = True) -> Path:
 
 
 def build_control_plane(force: bool = False) -> Path:
+    with file_lock(build_lock("kube-apiserver")):
+        return _build_control_plane(force)
+
+
+def _build_control_plane(force: bool) -> Path:
     missing = [name for name in pins.BINARIES if force or not is_built(name)]
     if not missing:
         log(f"all binaries present in {pins.bin_dir()} (cached)")

@@ -434,7 +434,7 @@ def component_commands(bin_dir: Path, run_dir: Path, state: ClusterState) -> lis
 
 
 def cmd_build(args: argparse.Namespace) -> None:
-    build.build(force=args.force)
+    build.build(force=args.force, addons=not args.control_plane)
 
 
 def cmd_up(args: argparse.Namespace) -> None:
@@ -546,6 +546,11 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     build_parser = sub.add_parser("build", help="build and cache the binaries")
     build_parser.add_argument("--force", action="store_true", help="rebuild even if cached")
+    build_parser.add_argument(
+        "--control-plane",
+        action="store_true",
+        help="only what `up` runs (Kubernetes, etcd, kwok), not the Minikube node's CoreDNS and Traefik",
+    )
     build_parser.set_defaults(func=cmd_build)
     sub.add_parser("up", help="start the cluster").set_defaults(func=cmd_up)
     for name, func in (("down", cmd_down), ("env", cmd_env), ("status", cmd_status)):

@@ -7,8 +7,6 @@ Two docker CLIs may be on a machine; `docker_cli()` picks the one that can reach
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import functools
 import json
 import os
@@ -17,10 +15,10 @@ import shlex
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tools.cache import cache_root
+from tools.cache import cache_root, file_lock
 
 
 class DockerError(RuntimeError):
@@ -170,19 +168,6 @@ def privileged_containers_work() -> bool:
     runtimes = docker("info", "--format", "{{json .Runtimes}}", timeout=20, check=False).stdout
     default = docker("info", "--format", "{{.DefaultRuntime}}", timeout=20, check=False).stdout.strip()
     return SHIM_RUNTIME in runtimes and default == SHIM_RUNTIME
-
-
-@contextlib.contextmanager
-def file_lock(name: str) -> Iterator[None]:
-    """Serialise daemon start and image builds across test processes running in parallel."""
-    lock_dir = cache_dir() / "locks"
-    lock_dir.mkdir(exist_ok=True)
-    with open(lock_dir / f"{name}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _dockerd_pid_alive(pidfile: Path = Path("/var/run/docker.pid")) -> bool:

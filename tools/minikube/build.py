@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.cache import file_lock
 from tools.cluster import build as cluster_build
 from tools.cluster import pins
 
@@ -149,21 +150,26 @@ def _build_in_module_copy(go: str, program: GoProgram, ldflags: str) -> None:
 
 def build(programs: tuple[GoProgram, ...] = PROGRAMS, force: bool = False) -> dict[str, Path]:
     """Make sure each program is compiled; return {name: path}."""
-    missing = [program for program in programs if force or not is_built(program)]
-    if missing:
-        go = cluster_build.require_go()
-        if MINIKUBE in missing:
-            _build_minikube(go)
-        if CRI_DOCKERD in missing:
-            _build_in_module_copy(
-                go,
-                CRI_DOCKERD,
-                f"-s -w -X github.com/Mirantis/cri-dockerd/cmd/version.Version={CRI_DOCKERD.version.lstrip('v')}"
-                " -X github.com/Mirantis/cri-dockerd/cmd/version.GitCommit=go-module-proxy",
-            )
-        if CRICTL in missing:
-            _build_in_module_copy(go, CRICTL, f"-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version={CRICTL.version}")
+    for program in programs:
+        with file_lock(f"go-{program.name}"):
+            if force or not is_built(program):
+                _build(program)
     return {program.name: binary_path(program) for program in programs}
+
+
+def _build(program: GoProgram) -> None:
+    go = cluster_build.require_go()
+    if program is MINIKUBE:
+        _build_minikube(go)
+    elif program is CRI_DOCKERD:
+        _build_in_module_copy(
+            go,
+            CRI_DOCKERD,
+            f"-s -w -X github.com/Mirantis/cri-dockerd/cmd/version.Version={CRI_DOCKERD.version.lstrip('v')}"
+            " -X github.com/Mirantis/cri-dockerd/cmd/version.GitCommit=go-module-proxy",
+        )
+    else:
+        _build_in_module_copy(go, program, f"-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version={program.version}")
 
 
 def cri_dockerd_units() -> Path:

@@ -34,7 +34,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from tools.cache import cache_root
+from tools.cache import cache_root, file_lock
 from tools.cluster import build as cluster_build
 from tools.cluster import pins
 
@@ -161,9 +161,10 @@ def build_coredns() -> Path:
 
 
 def _cluster_binary(name: str, builder) -> Path:
-    if not cluster_build.is_built(name):
-        cluster_build.binary_dir(name).mkdir(parents=True, exist_ok=True)
-        builder(cluster_build.require_go(), cluster_build.go_env())
+    with file_lock(cluster_build.build_lock(name)):
+        if not cluster_build.is_built(name):
+            cluster_build.binary_dir(name).mkdir(parents=True, exist_ok=True)
+            builder(cluster_build.require_go(), cluster_build.go_env())
     return cluster_build.binary_path(name)
 
 
@@ -204,6 +205,11 @@ def patched_certgen_source() -> Path:
 
 def build_certgen() -> Path:
     """kube-webhook-certgen v1.5.2, patched to admissionregistration/v1 (see CERTGEN_PATCH)."""
+    with file_lock("go-kube-webhook-certgen"):
+        return _build_certgen()
+
+
+def _build_certgen() -> Path:
     stamp = f"{CERTGEN_VERSION}+v1api-{patch_hash(CERTGEN_PATCH)}"
     if _stamped("kube-webhook-certgen", stamp):
         return bin_dir() / "kube-webhook-certgen"
@@ -222,6 +228,11 @@ def build_certgen() -> Path:
 def build_storage_provisioner() -> Path:
     """minikube's storage-provisioner (gcr.io/k8s-minikube/storage-provisioner), static, with
     STORAGE_PROVISIONER_PATCH (no leader election), and its version as minikube's Makefile sets it."""
+    with file_lock("go-storage-provisioner"):
+        return _build_storage_provisioner()
+
+
+def _build_storage_provisioner() -> Path:
     from tools.minikube import build  # minikube's own facts (its Makefile's tag)
 
     stamp = f"{pins.MINIKUBE_VERSION}+no-leader-election-{patch_hash(STORAGE_PROVISIONER_PATCH)}"

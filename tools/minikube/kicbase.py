@@ -145,6 +145,11 @@ def ensure(minikube_version: str, module_dir: Path, binaries: Mapping[str, Path]
 
     The tag carries the recipe's hash (never a digest: minikube only looks for a `--base-image`
     among local images when the reference has no `@sha256:`)."""
+    with engine.file_lock("kicbase"):
+        return _ensure(minikube_version, module_dir, binaries, cri_dockerd_units)
+
+
+def _ensure(minikube_version: str, module_dir: Path, binaries: Mapping[str, Path], cri_dockerd_units: Path) -> str:
     base_images.build_base_images()
     debian_recipe = engine.image_labels(base_images.DEBIAN_TAG)[base_images.RECIPE_LABEL]
     with tempfile.TemporaryDirectory(prefix="todo-kicbase-") as work:
