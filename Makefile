@@ -16,9 +16,9 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PYTHONDONTWRITEBYTECODE := 1
 
 PYTEST := $(VENV_BIN)/pytest -p no:cacheprovider
-TIERS := lint unit backend frontend e2e images chart cluster minikube
+TIERS := lint unit backend frontend e2e images docker chart cluster minikube
 
-.PHONY: help preflight setup venv kube-clis node deploy-tools frontend-deps api-types checkov kube-score cluster-tools control-plane minikube minikube-offline deploy teardown status test test-fast services system-deps postgres \
+.PHONY: help preflight setup venv kube-clis node deploy-tools frontend-deps api-types checkov kube-score cluster-tools control-plane minikube minikube-offline deploy teardown status test test-fast services system-deps postgres dockerd \
         cluster-up cluster-status cluster-down \
         $(addprefix test-,$(TIERS)) test-lint-python test-lint-yaml \
         test-lint-ansible test-lint-helm test-lint-frontend lock bench clean
@@ -75,8 +75,7 @@ control-plane: venv ## compile only what the local control plane runs (Kubernete
 minikube: venv ## a real minikube (pinned, compiled from its Go module; needs Go) into $(TODO_CACHE)/tools/bin, unless you have one
 	@$(VENV_BIN)/python -m tools.minikube install
 
-minikube-offline: venv ## what `minikube start` downloads, made here for a machine without container registries (Go, Docker; root)
-	$(VENV_BIN)/python -m tools.docker ensure-daemon
+minikube-offline: venv dockerd ## what `minikube start` downloads, made here for a machine without container registries (Go, Docker; root)
 	$(VENV_BIN)/python -m tools.minikube offline
 
 setup: venv kube-clis frontend-deps checkov kube-score cluster-tools minikube ## install everything into .venv, node_modules and the tool cache; run nothing
@@ -116,8 +115,10 @@ system-deps: ## the Debian packages the tests need (installs only missing ones; 
 postgres: system-deps ## start the PostgreSQL the backend and e2e tests use (idempotent)
 	bash scripts/pg-up.sh
 
-services: postgres ## system packages, PostgreSQL and dockerd the tests need
+dockerd: venv system-deps ## a Docker daemon that answers (starts Debian's docker.io when none does; root)
 	$(VENV_BIN)/python -m tools.docker ensure-daemon
+
+services: postgres dockerd ## system packages, PostgreSQL and dockerd the tests need
 
 # The long compiles (Kubernetes, minikube, the offline node's images: ~25 min on a fresh machine)
 # run in the background while the tiers that need none of them test; see scripts/run-tiers.sh.
@@ -128,7 +129,7 @@ MEANWHILE := $(MAKE) --no-print-directory minikube control-plane minikube-offlin
 test: venv kube-clis frontend-deps checkov kube-score services ## every tier, each timed; a summary line at the end (compiles meanwhile)
 	bash scripts/run-tiers.sh --meanwhile '$(MEANWHILE)' $(TIERS)
 
-test-fast: venv kube-clis frontend-deps ## lint + unit: no cluster, but Docker (docker.io; the unit tests start dockerd, as root)
+test-fast: venv kube-clis frontend-deps ## lint + unit: no cluster, no Docker, no root
 	bash scripts/run-tiers.sh lint unit
 
 test-lint: test-lint-python test-lint-yaml test-lint-ansible test-lint-helm test-lint-frontend ## tier: every linter below (no services)
@@ -150,7 +151,7 @@ test-lint-helm: kube-clis ## helm lint --strict of the chart
 test-lint-frontend: frontend-deps ## eslint and tsc of the frontend
 	cd $(FRONTEND) && npm run --silent lint && npm run --silent typecheck
 
-test-unit: venv kube-clis ## tier: tests/unit (Ansible, tools, collection; some start dockerd: root)
+test-unit: venv kube-clis ## tier: tests/unit (Ansible, tools, collection): no Docker, no root, no minikube binary
 	$(PYTEST) tests/unit --junitxml=$(ARTIFACTS)/junit/unit.xml
 
 test-backend: venv postgres ## tier: the API's tests and schemathesis on a real PostgreSQL
@@ -165,6 +166,9 @@ test-e2e: venv frontend-deps postgres ## tier: the built app in Chromium against
 
 test-images: venv ## tier: builds and checks both images (Docker)
 	$(PYTEST) tests/images --junitxml=$(ARTIFACTS)/junit/images.xml
+
+test-docker: venv kube-clis minikube dockerd ## tier: tests/docker, the roles and tools against a real Docker engine and the real minikube binary (Docker, root)
+	$(PYTEST) tests/docker --junitxml=$(ARTIFACTS)/junit/docker.xml
 
 test-chart: venv kube-clis checkov kube-score ## tier: render, schema, policy and install tests of the chart
 	$(PYTEST) tests/chart --junitxml=$(ARTIFACTS)/junit/chart.xml

@@ -1,102 +1,17 @@
-"""Helpers for the Ansible unit tests: run ansible-playbook the way `make deploy` does (the
-repo's ansible.cfg, the venv's tools first on PATH) and read what happened."""
+"""The unit tier's promise, kept: no Docker, no root, no minikube binary (those tests are the
+docker tier's, tests/docker). Before any test runs, Docker is made unusable for this session and
+every process it starts: tools.docker's ensure_daemon refuses at once instead of starting dockerd
+(TODO_NO_DOCKER), and the docker CLI and community.docker talk to a socket that does not exist
+(DOCKER_HOST). A unit test that needs Docker fails loudly, naming the tier it belongs in."""
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import subprocess
-import sys
-from dataclasses import dataclass
-from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
-
-SECRET_ENV_NAMES = ("DATABASE_URL", "AUTH_SECRET", "OPENAI_API_KEY")
-RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+NO_DOCKER = "the unit tier runs without Docker; a test that needs it belongs in tests/docker"
 
 
-def tools_bin() -> Path:
-    return Path(os.environ.get("TODO_CACHE", Path.home() / ".cache" / "todo")) / "tools" / "bin"
-
-
-def base_env(**extra: str) -> dict[str, str]:
-    """The environment of a test run: no secrets leaking in from the developer's shell."""
-    env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV_NAMES and not k.startswith("ANSIBLE_")}
-    env.update(
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-        PYTHONDONTWRITEBYTECODE="1",
-        PATH=os.pathsep.join([str(tools_bin()), str(VENV_BIN), env.get("PATH", "/usr/bin:/bin")]),
-    )
-    env.update(extra)
-    return env
-
-
-@dataclass
-class PlaybookRun:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-    @property
-    def recap(self) -> dict[str, int]:
-        """ok/changed/unreachable/failed of localhost from the default callback's PLAY RECAP."""
-        match = RECAP.search(self.stdout)
-        assert match, f"no PLAY RECAP in output:\n{self.output[-3000:]}"
-        return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, match.groups()), strict=True))
-
-    def json(self) -> dict:
-        """The ansible.posix.json callback's document (runs made with json_output=True)."""
-        return json.loads(self.stdout)
-
-    def changed_tasks(self) -> list[str]:
-        return [
-            task["task"]["name"]
-            for play in self.json()["plays"]
-            for task in play["tasks"]
-            if task["hosts"].get("localhost", {}).get("changed")
-        ]
-
-    def task_result(self, name: str) -> dict:
-        for play in self.json()["plays"]:
-            for task in play["tasks"]:
-                if task["task"]["name"] == name:
-                    return task["hosts"]["localhost"]
-        raise KeyError(name)
-
-
-def run_playbook(
-    playbook: str | Path,
-    *args: str,
-    env: dict[str, str] | None = None,
-    json_output: bool = False,
-    timeout: float = 600,
-) -> PlaybookRun:
-    run_env = dict(env if env is not None else base_env())
-    if json_output:
-        run_env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
-    result = subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), str(playbook), *args],
-        cwd=ROOT,
-        env=run_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    return PlaybookRun(result.returncode, result.stdout, result.stderr)
-
-
-@pytest.fixture
-def ansible_env() -> dict[str, str]:
-    return base_env()
+def pytest_configure(config) -> None:
+    os.environ["TODO_NO_DOCKER"] = NO_DOCKER
+    os.environ["DOCKER_HOST"] = "unix:///nonexistent/todo-unit-tier-has-no-docker.sock"
+    os.environ.pop("DOCKER_CONTEXT", None)

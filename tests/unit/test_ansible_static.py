@@ -11,12 +11,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, VENV_BIN, base_env
+
+from tests.ansible_run import ROOT, VENV_BIN, base_env
 
 ROLES = ("prerequisites", "minikube", "images", "secrets", "release", "verify")
 PLAYBOOKS = sorted(p.relative_to(ROOT) for p in (ROOT / "playbooks").glob("*.yml"))
-TEST_PLAYBOOKS = sorted(p.relative_to(ROOT) for p in (ROOT / "tests" / "unit" / "playbooks").glob("*.yml"))
-ANSIBLE_PATHS = ["playbooks", "roles", "inventory", "tests/unit/playbooks"]
+# The unit and docker tiers' test playbooks: checked here, without running them.
+TEST_PLAYBOOK_DIRS = ["tests/unit/playbooks", "tests/docker/playbooks"]
+TEST_PLAYBOOKS = sorted(p.relative_to(ROOT) for d in TEST_PLAYBOOK_DIRS for p in (ROOT / d).glob("*.yml"))
+ANSIBLE_PATHS = ["playbooks", "roles", "inventory", *TEST_PLAYBOOK_DIRS]
 
 
 def run(*cmd: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:

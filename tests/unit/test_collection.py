@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, VENV_BIN, base_env
 from test_todo_health_module import Server
+
+from tests.ansible_run import ROOT, VENV_BIN, base_env
 
 # Outside roles/ and playbooks/, exactly these; inside them, the tracked Ansible content.
 SHIPPED = {

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -105,6 +107,13 @@ TIER_NEEDS = {
     "test-frontend": ["-m venv", "npm ci"],
     "test-e2e": ["-m venv", "npm ci", "scripts/pg-up.sh"],
     "test-images": ["-m venv"],
+    "test-docker": [
+        "-m venv",
+        "scripts/tools.py install",
+        "tools.minikube install",  # the real minikube binary
+        "scripts/system-deps.sh",
+        "tools.docker ensure-daemon",
+    ],
     "test-chart": ["-m venv", "scripts/tools.py install", "scripts/checkov.sh --install-only"],
     "test-minikube": [
         "-m venv",
@@ -123,6 +132,8 @@ TIER_NEEDS = {
     ],
 }
 LINTERS = (["ruff"], ["yamllint"], ["ansible-lint"], ["helm"])
+# What the unit tier (and test-fast, lint + unit) must not need: Docker, root, the minikube binary.
+UNIT_NEVER = ("tools.docker ensure-daemon", "scripts/system-deps.sh", "tools.minikube install")
 
 
 def test_each_tier_target_installs_what_it_needs_on_a_fresh_clone(tmp_path: Path):
@@ -146,7 +157,27 @@ def test_each_tier_target_installs_what_it_needs_on_a_fresh_clone(tmp_path: Path
             assert first is not None and first < main, f"{target} does not run `{need}` first:\n{plan.stdout}"
 
 
-def test_make_help_says_test_fast_needs_docker():
+def test_unit_and_test_fast_need_no_docker_root_or_minikube():
+    for target in ("test-unit", "test-fast"):
+        plan = run(["make", "-n", "--no-print-directory", target], cwd=ROOT)
+        assert plan.returncode == 0, plan.stderr
+        for never in UNIT_NEVER:
+            assert never not in plan.stdout, f"{target} runs `{never}`:\n{plan.stdout}"
+
+
+def test_make_help_says_which_tiers_need_docker():
     listed = run(["make", "--no-print-directory", "help"], cwd=ROOT)
-    line = next(line for line in listed.stdout.splitlines() if line.split()[:1] == ["test-fast"])
-    assert "Docker" in line and "no Docker" not in line, line
+    lines = {line.split()[0]: line for line in listed.stdout.splitlines() if line.strip()}
+    for target in ("test-fast", "test-unit"):
+        assert "no Docker" in lines[target] and "no root" in lines[target], lines[target]
+    assert "Docker" in lines["test-docker"] and "root" in lines["test-docker"], lines["test-docker"]
+    assert "no Docker" not in lines["test-docker"], lines["test-docker"]
+
+
+def test_the_unit_tier_refuses_docker():
+    """tests/unit/conftest.py's guard: starting or finding dockerd fails at once, naming the tier."""
+    from tools.docker import engine
+
+    assert os.environ["DOCKER_HOST"].startswith("unix:///nonexistent/")
+    with pytest.raises(engine.DockerError, match="TODO_NO_DOCKER: the unit tier runs without Docker"):
+        engine.ensure_daemon()

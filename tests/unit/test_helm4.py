@@ -19,7 +19,8 @@ from pathlib import Path
 import helm4
 import pytest
 import yaml
-from conftest import ROOT, VENV_BIN, base_env, run_playbook
+
+from tests.ansible_run import ROOT, VENV_BIN, base_env, run_playbook
 
 PLAYBOOK = ROOT / "tests" / "unit" / "playbooks" / "helm4.yml"
 

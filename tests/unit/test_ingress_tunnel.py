@@ -1,11 +1,12 @@
 """roles/minikube/files/ingress_tunnel.py's own bookkeeping: start in the background, reuse a
 tunnel that still answers, replace one that does not, stop the whole process group.
 
-What minikube itself prints is tested with the real binary in test_minikube_real.py (no cluster
-here, so only its refusal). Here the command is a small real server that, like `minikube service
---url` in tunnel mode (cmd/minikube/cmd/service.go: the URLs, one a line, then it waits for
-Ctrl-C), prints its URL and serves until interrupted, with a child process of its own standing
-for the ssh that minikube starts.
+What minikube itself prints is tested with the real binary in the docker tier's
+tests/docker/test_minikube_real.py (no cluster there, so only its refusal). Here the command is a
+small real server that, like `minikube service --url` in tunnel mode
+(cmd/minikube/cmd/service.go: the URLs, one a line, then it waits for Ctrl-C), prints its URL and
+serves until interrupted, with a child process of its own standing for the ssh that minikube
+starts.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import ROOT
+
+from tests.ansible_run import ROOT
 
 TUNNEL = ROOT / "roles" / "minikube" / "files" / "ingress_tunnel.py"
 

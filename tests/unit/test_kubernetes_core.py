@@ -17,7 +17,7 @@ import zipfile
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from conftest import ROOT
+from tests.ansible_run import ROOT
 
 SCRIPT = ROOT / "scripts" / "kubernetes_core.py"
 

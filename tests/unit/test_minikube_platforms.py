@@ -4,19 +4,18 @@ Engine under WSL 2, plain Linux).
 
 The decision (roles/minikube/tasks/size.yml) is run by ansible-playbook with the `docker info`
 each engine reports (the fields community.docker.docker_host_info returns: NCPU, MemTotal,
-OperatingSystem, KernelVersion, Name); one case reads the real local daemon end to end.
+OperatingSystem, KernelVersion, Name). Reading the real local daemon end to end is the docker
+tier's (tests/docker/test_minikube_sizing.py).
 """
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 import pytest
-from conftest import ROOT, VENV_BIN, base_env, run_playbook
 
-PLAYBOOK = ROOT / "tests" / "unit" / "playbooks" / "minikube_size.yml"
+from tests.ansible_run import ROOT, VENV_BIN, base_env, minikube_size, run_playbook
+
 GIB = 1024**3
 
 
@@ -38,15 +37,6 @@ LINUX_16G = engine("Debian GNU/Linux 12 (bookworm)", "6.1.0-31-amd64", "workstat
 ARM64_LINUX_8G = engine("Ubuntu 24.04.2 LTS", "6.8.0-1020-raspi", "pi", 4, 7.6)
 
 
-def size(tmp_path: Path, **variables) -> tuple[int, dict | None, str]:
-    facts = tmp_path / "facts.json"
-    data = {"test_facts_file": str(facts), **variables}
-    vars_file = tmp_path / "vars.json"
-    vars_file.write_text(json.dumps(data))
-    run = run_playbook(PLAYBOOK, "-e", f"@{vars_file}")
-    return run.returncode, json.loads(facts.read_text())["minikube_size"] if facts.exists() else None, run.output
-
-
 FITS = [
     # (case, engine info, minikube_cpus, minikube_memory_mb, expected cpus, memory, engine)
     ("docker-desktop-mac-8g", DOCKER_DESKTOP_MAC_8G, "auto", "auto", 4, 3665, "docker-desktop"),
@@ -62,7 +52,7 @@ FITS = [
                          ids=[c[0] for c in FITS])  # fmt: skip
 def test_a_new_profile_is_sized_to_what_the_engine_offers(tmp_path, case, info, cpus, memory, want_cpus,
                                                           want_memory, kind):  # fmt: skip
-    rc, facts, output = size(tmp_path, test_engine_info=info, minikube_cpus=cpus, minikube_memory_mb=memory)
+    rc, facts, output = minikube_size(tmp_path, test_engine_info=info, minikube_cpus=cpus, minikube_memory_mb=memory)
     assert rc == 0, output[-3000:]
     assert (facts["cpus"], facts["memory_mb"], facts["engine"]) == (want_cpus, want_memory, kind)
     assert f"will be created with {want_cpus} CPUs and {want_memory} MiB" in output
@@ -84,7 +74,7 @@ TOO_SMALL = [
 
 @pytest.mark.parametrize(("case", "info", "kernel", "words"), TOO_SMALL, ids=[c[0] for c in TOO_SMALL])
 def test_an_engine_below_3_gib_is_refused_with_the_fix_for_that_engine(tmp_path, case, info, kernel, words):
-    rc, facts, output = size(tmp_path, test_engine_info=info, test_kernel=kernel)
+    rc, facts, output = minikube_size(tmp_path, test_engine_info=info, test_kernel=kernel)
     assert rc != 0 and facts is None
     assert "Minikube out of resources: profile todo needs at least 2 CPUs and 3072 MiB" in output
     for word in words:
@@ -93,14 +83,14 @@ def test_an_engine_below_3_gib_is_refused_with_the_fix_for_that_engine(tmp_path,
 
 
 def test_an_explicit_size_larger_than_the_engine_is_refused_naming_both_fixes(tmp_path):
-    rc, _, output = size(tmp_path, test_engine_info=DOCKER_DESKTOP_MAC_8G, minikube_memory_mb=8192)
+    rc, _, output = minikube_size(tmp_path, test_engine_info=DOCKER_DESKTOP_MAC_8G, minikube_memory_mb=8192)
     assert rc != 0
     assert "asks for 4 CPUs and 8192 MiB, but Docker Desktop's VM" in output
     assert "Memory at least 9 GB" in output and "Or lower minikube_cpus / minikube_memory_mb" in output
 
 
 def test_an_explicit_size_below_minikubes_minimum_is_named_as_such(tmp_path):
-    rc, _, output = size(tmp_path, test_engine_info=LINUX_16G, minikube_cpus=1, minikube_memory_mb=1024)
+    rc, _, output = minikube_size(tmp_path, test_engine_info=LINUX_16G, minikube_cpus=1, minikube_memory_mb=1024)
     assert rc != 0
     assert "Minikube needs at least 2 CPUs and 1800 MiB (this app wants 3072); minikube_cpus=1 and" in output
     assert "offers only" not in output
@@ -108,30 +98,15 @@ def test_an_explicit_size_below_minikubes_minimum_is_named_as_such(tmp_path):
 
 @pytest.mark.parametrize("bad", ["lots", "4g", "-1"])
 def test_a_size_that_is_neither_auto_nor_a_number_is_named(tmp_path, bad):
-    rc, _, output = size(tmp_path, test_engine_info=LINUX_16G, minikube_memory_mb=bad)
+    rc, _, output = minikube_size(tmp_path, test_engine_info=LINUX_16G, minikube_memory_mb=bad)
     assert rc != 0
     assert f'must be "auto" or whole numbers (CPUs, MiB); got minikube_cpus=auto and minikube_memory_mb={bad}' in output
 
 
 def test_other_drivers_are_sized_to_this_machine(tmp_path):
-    rc, facts, output = size(tmp_path, test_machine={"cpus": 8, "memory_mb": 16000})
+    rc, facts, output = minikube_size(tmp_path, test_machine={"cpus": 8, "memory_mb": 16000})
     assert rc == 0, output[-2000:]
     assert facts == {"cpus": 4, "memory_mb": 4096, "engine": "machine", "offers": {"cpus": 8, "memory_mb": 16000}}
-
-
-@pytest.mark.slow
-def test_the_real_docker_daemon_is_read_and_sized(tmp_path):
-    from tools.docker import engine as docker_engine
-
-    docker_engine.ensure_daemon()
-    rc, facts, output = size(tmp_path, test_read_engine=True, minikube_driver="docker")
-    if rc != 0:
-        # A machine with less than 3 GiB for Docker: the refusal must still name what it has.
-        assert "Minikube out of resources" in output, output[-3000:]
-        return
-    assert facts["engine"] in {"docker", "wsl2"}
-    assert 2 <= facts["cpus"] <= 4 and 3072 <= facts["memory_mb"] <= 4096
-    assert facts["memory_mb"] <= facts["offers"]["memory_mb"] - 256 or facts["memory_mb"] == 4096
 
 
 INSTALL_HINTS = [

@@ -14,8 +14,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 
+from tests.ansible_run import ROOT
 from tools import node_runtime
 
 

@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+
+from tests.ansible_run import ROOT
 
 VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
 

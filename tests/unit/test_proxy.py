@@ -20,7 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, base_env, run_playbook
+
+from tests.ansible_run import ROOT, base_env, run_playbook
 
 PLAYBOOK = ROOT / "tests" / "unit" / "playbooks" / "proxy_paths.yml"
 
@@ -244,52 +245,6 @@ def test_a_proxy_password_is_not_shown(tmp_path, world):
     assert f"--docker-env=HTTP_PROXY=http://deploy:{password}@" in " ".join(facts["minikube_start_proxy_args"])
     assert password not in run.output
     assert "GET http://charts.example.test/todo.tgz" in counts["proxy"].seen
-
-
-def test_both_image_builds_get_the_proxy_in_both_cases(tmp_path):
-    """The images role against the real Docker daemon: each build sees HTTP_PROXY and http_proxy
-    (apt reads only the lowercase one). The Dockerfiles declare them as ARGs and copy them into
-    labels only so that the test can read what the build got; the role needs no ARG."""
-    import secrets as random_names
-    import shutil
-    import subprocess
-
-    from tools.docker import engine
-
-    engine.ensure_daemon()
-    docker = shutil.which("docker")
-    assert docker, "the docker CLI is needed"
-    suffix = random_names.token_hex(4)
-    images = [f"todo-proxy-{suffix}/backend", f"todo-proxy-{suffix}/frontend"]
-    for index, _ in enumerate(images):
-        context = tmp_path / "src" / f"app{index}"
-        context.mkdir(parents=True)
-        (context / "Dockerfile").write_text(
-            "FROM scratch\nARG HTTP_PROXY\nARG http_proxy\nARG NO_PROXY\n"
-            'LABEL upper="${HTTP_PROXY}" lower="${http_proxy}" no_proxy="${NO_PROXY}"\nCOPY f /f\n'
-        )
-        (context / "f").write_text(str(index))
-    variables = {
-        "test_image_tag": "unit",
-        "test_build_root": str(tmp_path / "src"),
-        "test_images": [{"name": name, "context": f"app{i}"} for i, name in enumerate(images)],
-        "test_proxy_env": {"HTTP_PROXY": "http://proxy.corp.example:3128", "HTTPS_PROXY": "",
-                           "NO_PROXY": "localhost,192.168.49.0/24"},
-    }  # fmt: skip
-    vars_file = tmp_path / "vars.json"
-    vars_file.write_text(json.dumps(variables))
-    try:
-        run = run_playbook(ROOT / "tests" / "unit" / "playbooks" / "images_proxy.yml", "-e", f"@{vars_file}")
-        assert run.returncode == 0, run.output[-3000:]
-        for name in images:
-            labels = json.loads(subprocess.run(
-                [docker, "image", "inspect", "--format", "{{json .Config.Labels}}", f"{name}:unit"],
-                capture_output=True, text=True, check=True).stdout)  # fmt: skip
-            assert labels == {"upper": "http://proxy.corp.example:3128", "lower": "http://proxy.corp.example:3128",
-                              "no_proxy": "localhost,192.168.49.0/24"}, labels  # fmt: skip
-    finally:
-        subprocess.run([docker, "image", "rm", "--force", *(f"{n}:unit" for n in images)], capture_output=True,
-                       check=False)  # fmt: skip
 
 
 def test_a_ca_bundle_that_is_not_there_is_named(tmp_path):

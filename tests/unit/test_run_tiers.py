@@ -13,7 +13,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from conftest import ROOT
+from tests.ansible_run import ROOT
 
 LOCK_HOLDER = textwrap.dedent(
     """

@@ -17,7 +17,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, VENV_BIN, base_env, run_playbook
+
+from tests.ansible_run import ROOT, VENV_BIN, base_env, run_playbook
 
 PLAYBOOK = ROOT / "tests" / "unit" / "playbooks" / "secrets_resolution.yml"
 

@@ -16,7 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import yaml
 from ansible.module_utils.testing import patch_module_args
-from conftest import ROOT, VENV_BIN, base_env
+
+from tests.ansible_run import ROOT, VENV_BIN, base_env
 
 MODULE_PATH = ROOT / "plugins" / "modules" / "todo_health.py"
 

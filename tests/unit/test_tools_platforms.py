@@ -13,7 +13,8 @@ import sys
 
 import pytest
 import yaml
-from conftest import ROOT
+
+from tests.ansible_run import ROOT
 
 spec = importlib.util.spec_from_file_location("tools_script", ROOT / "scripts" / "tools.py")
 tools = importlib.util.module_from_spec(spec)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ROOT, run_playbook
+
+from tests.ansible_run import ROOT, run_playbook
 
 PLAYBOOK = ROOT / "tests" / "unit" / "playbooks" / "url_step.yml"
 # What the minikube role hands on where the Minikube IP is not reachable: its tunnel's address.

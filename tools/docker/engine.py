@@ -184,8 +184,12 @@ def ensure_daemon(timeout: float = 60.0) -> bool:
 
     An answering daemon (a user's Docker, a CI service) is left alone. Otherwise dockerd is started
     in the background, detached from this process so it outlives the test session, logging to
-    ${TODO_CACHE:-~/.cache/todo}/dockerd.log.
+    ${TODO_CACHE:-~/.cache/todo}/dockerd.log. With TODO_NO_DOCKER set (the unit tier sets it: it
+    promises no Docker) it refuses at once, whatever answers.
     """
+    refusal = os.environ.get("TODO_NO_DOCKER")
+    if refusal:
+        raise DockerError(f"Docker is not to be used here (TODO_NO_DOCKER: {refusal})")
     first = _docker_info()
     if first.returncode == 0:
         return False

@@ -20,9 +20,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, base_env, run_playbook
 
-PLAYBOOK = ROOT / "tests" / "unit" / "playbooks" / "docker_context.yml"
+from tests.ansible_run import ROOT, base_env, run_playbook
+
+PLAYBOOK = ROOT / "tests" / "docker" / "playbooks" / "docker_context.yml"
 
 pytestmark = pytest.mark.slow
 

@@ -17,9 +17,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, base_env, run_playbook, tools_bin
 
-PLAYBOOK = ROOT / "tests" / "unit" / "playbooks" / "minikube_profile.yml"
+from tests.ansible_run import ROOT, base_env, run_playbook, tools_bin
+
+PLAYBOOK = ROOT / "tests" / "docker" / "playbooks" / "minikube_profile.yml"
 TUNNEL = ROOT / "roles" / "minikube" / "files" / "ingress_tunnel.py"
 
 pytestmark = pytest.mark.slow

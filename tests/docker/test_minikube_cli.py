@@ -1,5 +1,7 @@
-"""The roles against the real `minikube` binary (compiled from its Go module: `make minikube`),
-where no cluster is needed: no profile at all, the offline record, check mode, refusals.
+"""The roles against the real `minikube` binary (compiled from its Go module: `make minikube`)
+and the real Docker daemon, where no cluster is needed: no profile at all, check mode, refusals.
+What needs neither (the offline record, the message when minikube is missing) is the unit
+tier's, in tests/unit/test_minikube_role.py.
 
 Each test has its own MINIKUBE_HOME, so it sees no profile but the ones it makes and never
 touches a developer's ~/.minikube. What needs a running profile (start, addons, docker-env,
@@ -9,19 +11,18 @@ a stopped profile, a stale kubeconfig, delete) is in tests/minikube, on a real c
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, base_env, run_playbook
 
-from tools.cluster.pins import KUBERNETES_VERSION, MINIKUBE_VERSION
+from tests.ansible_run import ROOT, base_env, run_playbook
+from tools.cluster.pins import MINIKUBE_VERSION
 
 pytestmark = pytest.mark.slow
 
-ROLES_PLAYBOOK = ROOT / "tests" / "unit" / "playbooks" / "minikube_roles.yml"
+ROLES_PLAYBOOK = ROOT / "tests" / "docker" / "playbooks" / "minikube_roles.yml"
 
 
 @pytest.fixture(scope="module")
@@ -96,66 +97,3 @@ def test_too_few_resources_fail_before_starting_with_real_minikube(home):
     assert "Minikube out of resources: profile toosmall asks for 512 CPUs" in output
     assert "Or lower minikube_cpus / minikube_memory_mb" in output
     assert not (Path(home["MINIKUBE_HOME"]) / ".minikube" / "profiles" / "toosmall").exists()
-
-
-@pytest.mark.parametrize(
-    ("minikube_home", "expected"),
-    [
-        ("{tmp}/mk", "{tmp}/mk/.minikube"),
-        ("{tmp}/mk/.minikube", "{tmp}/mk/.minikube"),
-        ("{tmp}/mk/.minikube/", "{tmp}/mk/.minikube"),
-        ("", "{home}/.minikube"),
-    ],
-)
-def test_the_offline_record_is_read_where_minikube_keeps_its_home(tmp_path, minikube_home, expected):
-    """The role finds the record in Minikube's home as minikube itself resolves MINIKUBE_HOME
-    (tools/minikube/paths.py says the same; both are checked against one table)."""
-    from tools.minikube import paths
-
-    fake_home = tmp_path / "user"
-    mini = Path(expected.format(tmp=tmp_path, home=fake_home))
-    mini.mkdir(parents=True)
-    record = {"start_args": ["--base-image=example/kic:1", "--preload=false"], "addon_args": {}, "env": {}}
-    (mini / paths.RECORD).write_text(json.dumps(record))
-    env = base_env(MINIKUBE_HOME=minikube_home.format(tmp=tmp_path), HOME=str(fake_home))
-    if not minikube_home:
-        env.pop("MINIKUBE_HOME")
-    assert paths.record_path(env) == mini / paths.RECORD
-    run = run_playbook(ROOT / "tests" / "unit" / "playbooks" / "minikube_offline.yml", env=env, json_output=True)
-    assert run.returncode == 0, run.output[-3000:]
-    facts = run.task_result("Show what the role read")["msg"]
-    assert facts["record"] == str(mini / paths.RECORD)
-    assert facts["offline"]["start_args"] == record["start_args"]
-    assert "Offline preparation found" in json.dumps(run.json())
-
-
-def test_without_a_record_nothing_is_added(tmp_path):
-    env = base_env(MINIKUBE_HOME=str(tmp_path / "empty"))
-    run = run_playbook(ROOT / "tests" / "unit" / "playbooks" / "minikube_offline.yml", env=env, json_output=True)
-    assert run.returncode == 0, run.output[-3000:]
-    assert run.task_result("Show what the role read")["msg"]["offline"] == {}
-
-
-def test_the_role_starts_the_pinned_kubernetes_by_default():
-    import yaml
-
-    defaults = yaml.safe_load((ROOT / "roles" / "minikube" / "defaults" / "main.yml").read_text())
-    assert defaults["minikube_kubernetes_version"] == KUBERNETES_VERSION
-
-
-def test_the_missing_minikube_message_names_how_to_get_one(tmp_path):
-    """deploy-dev.yml as `make deploy` runs it, on a PATH without minikube (nor helm/kubectl)."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    docker = shutil.which("docker")
-    assert docker
-    (bin_dir / "docker").symlink_to(docker)
-    env = base_env(TODO_CACHE=str(tmp_path / "cache"), HOME=str(tmp_path))
-    env["PATH"] = os.pathsep.join([str(bin_dir), str(Path(env["PATH"].split(os.pathsep)[1])), "/usr/bin", "/bin"])
-    if shutil.which("minikube", path=env["PATH"]):
-        pytest.skip("a minikube is installed in /usr/bin or /bin")
-    run = run_playbook(ROOT / "playbooks" / "deploy-dev.yml", "-e", "todo_image_tag=unit", env=env)
-    assert run.returncode == 2, run.output[-3000:]
-    assert "minikube is not installed (not found on PATH)." in run.stdout
-    assert "todo_manage_minikube=false" in run.stdout
-    assert run.recap["changed"] == 0
