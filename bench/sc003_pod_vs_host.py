@@ -151,10 +151,16 @@ exit 1
 """
 
 
+def serving_pods(app: ProfileApp, component: str) -> list[dict]:
+    """The component's pods, without those still stopping after a rollout (their preStop sleep
+    keeps them listed for a while)."""
+    return [pod for pod in app.pods(component) if not pod["metadata"].get("deletionTimestamp")]
+
+
 def container_ids(app: ProfileApp, component: str) -> list[str]:
     return [
         status["containerID"].split("://", 1)[1]
-        for pod in app.pods(component)
+        for pod in serving_pods(app, component)
         for status in pod["status"].get("containerStatuses", [])
         if status.get("containerID")
     ]
@@ -178,7 +184,7 @@ def copy_frontend_out(app: ProfileApp, dest: Path) -> Path:
     """The /app the frontend pod runs, as a directory here: `tar` in the container, streamed."""
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
-    pod = app.pods("frontend")[0]["metadata"]["name"]
+    pod = serving_pods(app, "frontend")[0]["metadata"]["name"]
     argv = [app.kubectl_path(), "--context", app.profile, "-n", app.namespace, "exec", pod, "--"]
     tar_argv = [*argv, "tar", "-C", "/app", "-cf", "-", "."]
     with (
@@ -201,7 +207,7 @@ NODE_FACTS = (
 
 
 def pod_node_facts(app: ProfileApp) -> str:
-    pod = app.pods("frontend")[0]["metadata"]["name"]
+    pod = serving_pods(app, "frontend")[0]["metadata"]["name"]
     return app.kubectl("exec", pod, "--", "node", "-e", NODE_FACTS).stdout.strip()
 
 
@@ -229,12 +235,12 @@ def set_pod_node_options(app: ProfileApp, value: str) -> None:
 
 
 def pod_env(app: ProfileApp, component: str, name: str) -> str:
-    env = app.pods(component)[0]["spec"]["containers"][0].get("env", [])
+    env = serving_pods(app, component)[0]["spec"]["containers"][0].get("env", [])
     return next((e.get("value", "") for e in env if e["name"] == name), "")
 
 
 def cpu_limit(app: ProfileApp, component: str) -> str:
-    return app.pods(component)[0]["spec"]["containers"][0]["resources"].get("limits", {}).get("cpu", "none")
+    return serving_pods(app, component)[0]["spec"]["containers"][0]["resources"].get("limits", {}).get("cpu", "none")
 
 
 # ---------------------------------------------------------------- the profile
