@@ -144,6 +144,9 @@ for d in "$root" "$root/cpu,cpuacct" "$root/cpu"; do
   for u in "$d/cpuacct.usage" "$root/cpuacct/cpuacct.usage"; do
     if [ -r "$u" ]; then echo "usage_ns $(cat "$u")"; break; fi
   done
+  for m in "$root/memory.peak" "$root/memory/memory.max_usage_in_bytes"; do
+    if [ -r "$m" ]; then echo "memory_peak $(cat "$m")"; break; fi
+  done
   exit 0
 done
 echo "no cpu.stat under $root" >&2
@@ -237,6 +240,18 @@ def set_pod_node_options(app: ProfileApp, value: str) -> None:
 def pod_env(app: ProfileApp, component: str, name: str) -> str:
     env = serving_pods(app, component)[0]["spec"]["containers"][0].get("env", [])
     return next((e.get("value", "") for e in env if e["name"] == name), "")
+
+
+def memory_peaks(app: ProfileApp) -> str:
+    """The most memory each container has used (cgroup), beside its limit: the headroom a V8
+    heap setting has."""
+    lines = []
+    for component in ("backend", "frontend"):
+        limit = serving_pods(app, component)[0]["spec"]["containers"][0]["resources"].get("limits", {}).get("memory")
+        peaks = [node_cgroup_stat(app.profile, cid).get("memory_peak", "0") for cid in container_ids(app, component)]
+        mib = ", ".join(f"{int(p) / 2**20:.0f}" for p in peaks)
+        lines.append(f"pods {component}: memory peak {mib} MiB (limit {limit})")
+    return "\n".join(lines)
 
 
 def cpu_limit(app: ProfileApp, component: str) -> str:
@@ -512,6 +527,7 @@ def main() -> int:
         host = start_host(app, standalone, args.host_node_options)
         rows = measure_all(app, host, args.seconds)
         print("\np50 / p95 ms per side\n" + summary(rows))
+        print(memory_peaks(app))
         print(f"load average now: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         if host:
