@@ -45,6 +45,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -362,6 +363,14 @@ class HostStack:
             group.remove()
 
 
+def host_database_url(app: ProfileApp) -> str:
+    """The pods' database URL, for a client on this host: the same server, TLS and SCRAM, at
+    127.0.0.1 (its pg_hba admits the pods' subnet and loopback, and this host reaches the
+    gateway address from another of its addresses)."""
+    parts = urlsplit(database.read_url(app.db_dir) or "")
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f"@{parts.hostname}:", "@127.0.0.1:")))
+
+
 def start_host(app: ProfileApp, standalone: Path, node_options: str | None) -> HostStack:
     """`todo-api serve` with the release's ConfigMap and the pods' database, and the pod's
     frontend files on the project's Node, both on 127.0.0.1; node_options: the frontend's
@@ -369,7 +378,7 @@ def start_host(app: ProfileApp, standalone: Path, node_options: str | None) -> H
     config = {k: v for k, v in release_config(app).items() if k != "API_BASE_URL"}
     env = st.base_env(
         **config,
-        DATABASE_URL=database.read_url(app.db_dir) or "",
+        DATABASE_URL=host_database_url(app),
         AUTH_SECRET=secrets.token_urlsafe(32),  # its own: the host signs its own sessions
         OPENAI_API_KEY="",
     )
