@@ -412,6 +412,8 @@ class Side:
     urls: dict[str, str]  # component -> the base URL its step's path goes to
     cookies: dict[str, str]
     cpu: Callable[[str], Cpu]
+    # `Connection: close` opens a connection per request, as the Ingress controller does to a pod.
+    headers: dict[str, str] | None = None
     prepare: Callable[[str], None] = lambda component: None  # before a step (sets a quota)
     finish: Callable[[str], None] = lambda component: None  # after it
 
@@ -445,21 +447,23 @@ def run_step(side: Side, step: Step, seconds: float) -> Row:
     base = side.urls[step.component]
     side.prepare(step.component)
     try:
-        sc003.measure_path(base, side.cookies, step.label, step.path, step.concurrency, WARM_UP_SECONDS)
+        args = (base, side.cookies, step.label, step.path, step.concurrency)
+        sc003.measure_path(*args, WARM_UP_SECONDS, side.headers)
         load = os.getloadavg()[0]
         before = side.cpu(step.component)
-        result = sc003.measure_path(base, side.cookies, step.label, step.path, step.concurrency, seconds)
+        result = sc003.measure_path(*args, seconds, side.headers)
         used = side.cpu(step.component) - before
     finally:
         side.finish(step.component)
     return Row(side.name, step, result, used, load)
 
 
-def host_sides(host: HostStack, pod_quota: dict[str, tuple[int | None, int]]) -> list[Side]:
+def host_sides(host: HostStack, pod_quota: dict[str, tuple[int | None, int]], fresh: bool) -> list[Side]:
     cookies = sc003.signed_in_cookies(host.urls["backend"])
     plain = Side("host", host.urls, cookies, host.cpu)
+    close = [Side("host/close", host.urls, cookies, host.cpu, headers={"Connection": "close"})] if fresh else []
     if not host.cgroups:
-        return [plain]
+        return [plain, *close]
 
     def limit(component: str) -> None:
         host.cgroups[component].set_quota(pod_quota[component])
@@ -467,7 +471,7 @@ def host_sides(host: HostStack, pod_quota: dict[str, tuple[int | None, int]]) ->
     def unlimit(component: str) -> None:
         host.cgroups[component].set_quota((None, 100_000))
 
-    return [plain, Side("host@limit", host.urls, cookies, host.cpu, prepare=limit, finish=unlimit)]
+    return [plain, *close, Side("host@limit", host.urls, cookies, host.cpu, prepare=limit, finish=unlimit)]
 
 
 def summary(rows: list[Row]) -> str:
@@ -486,7 +490,7 @@ def summary(rows: list[Row]) -> str:
 # ---------------------------------------------------------------- main
 
 
-def measure_all(app: ProfileApp, host: HostStack, seconds: float) -> list[Row]:
+def measure_all(app: ProfileApp, host: HostStack, seconds: float, fresh: bool) -> list[Row]:
     ids = {component: container_ids(app, component) for component in ("backend", "frontend")}
     stats = {component: node_cgroup_stat(app.profile, ids[component][0]) for component in ids}
     pod_quota = {component: quota(stat) for component, stat in stats.items()}
@@ -497,7 +501,7 @@ def measure_all(app: ProfileApp, host: HostStack, seconds: float) -> list[Row]:
         )
     pod = Side("pod", {"backend": app.ingress, "frontend": app.ingress}, sc003.signed_in_cookies(app.ingress),
                pods_cpu(app, ids))  # fmt: skip
-    sides = [pod, *host_sides(host, pod_quota)]
+    sides = [pod, *host_sides(host, pod_quota, fresh)]
     rows = []
     for step in STEPS:
         print(f"{step.label} c={step.concurrency} ({step.path}):", flush=True)
@@ -512,6 +516,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per side and step")
     parser.add_argument("--profile", default=PROFILE)
     parser.add_argument("--keep", action="store_true", help="leave the profile and its database for the next run")
+    parser.add_argument(
+        "--host-fresh-connections",
+        action="store_true",
+        help="also measure the host with a new connection per request (side host/close)",
+    )
     parser.add_argument("--host-node-options", help="NODE_OPTIONS for the host's frontend (a diagnosis)")
     parser.add_argument(
         "--pod-node-options", help="set NODE_OPTIONS on the frontend Deployment first ('' removes it; a diagnosis)"
@@ -534,7 +543,7 @@ def main() -> int:
             f" host {args.host_node_options or '(none)'}"
         )
         host = start_host(app, standalone, args.host_node_options)
-        rows = measure_all(app, host, args.seconds)
+        rows = measure_all(app, host, args.seconds, args.host_fresh_connections)
         print("\np50 / p95 ms per side\n" + summary(rows))
         print(memory_peaks(app))
         print(f"load average now: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

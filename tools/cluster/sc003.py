@@ -53,7 +53,13 @@ def signed_in_cookies(base_url: str) -> dict[str, str]:
 
 
 def measure_path(
-    base_url: str, cookies: dict[str, str], label: str, path: str, concurrency: int, seconds: float
+    base_url: str,
+    cookies: dict[str, str],
+    label: str,
+    path: str,
+    concurrency: int,
+    seconds: float,
+    headers: dict[str, str] | None = None,
 ) -> PathLatency:
     deadline = time.monotonic() + seconds
     latencies: list[float] = []
@@ -61,7 +67,7 @@ def measure_path(
 
     def worker(_: int) -> int:
         failed = 0
-        with httpx.Client(base_url=base_url, timeout=10, trust_env=False, cookies=cookies) as client:
+        with httpx.Client(base_url=base_url, timeout=10, trust_env=False, cookies=cookies, headers=headers) as client:
             while time.monotonic() < deadline and len(latencies) < MAX_SAMPLES:
                 started = time.monotonic()
                 try:
