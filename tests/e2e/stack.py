@@ -201,7 +201,7 @@ def ensure_frontend_built() -> None:
     BUILD_STAMP.write_text(wanted)
 
 
-def start_frontend(name: str, api_base_url: str, standalone: Path = STANDALONE) -> tuple[Proc, str]:
+def start_frontend(name: str, api_base_url: str, standalone: Path = STANDALONE, **extra: str) -> tuple[Proc, str]:
     port = free_port()
     env = base_env(
         NODE_ENV="production",
@@ -209,6 +209,7 @@ def start_frontend(name: str, api_base_url: str, standalone: Path = STANDALONE) 
         HOSTNAME="127.0.0.1",
         API_BASE_URL=api_base_url,
         NEXT_TELEMETRY_DISABLED="1",
+        **extra,
     )
     proc = start(name, ["node", str(standalone / "server.js")], env, cwd=standalone)
     url = f"http://127.0.0.1:{port}"

@@ -1,5 +1,7 @@
 """SC-003 through the real Ingress: p50/p95 of `/api/v1/health` and of the signed-in task page
-at a fixed concurrency, from one fresh user with 25 tasks.
+at a fixed concurrency, from one fresh user with 25 tasks. bench/sc003_pod_vs_host.py measures
+each path at its own concurrency (and the task list API too) with `signed_in_cookies` and
+`measure_path`.
 
 The numbers are reported, not asserted against a time (bench/ owns targets); callers assert only
 what must hold on any machine: every request answered 200, and each path measured at all.
@@ -19,6 +21,8 @@ import httpx
 from tools.stats import percentile
 
 PATHS = (("GET /api/v1/health", "/api/v1/health"), ("signed-in task page", "/"))
+# The list the page renders, as the API answers it (the default limit of 50 returns all 25).
+TASK_LIST = ("task list API (25)", "/api/v1/tasks")
 MAX_SAMPLES = 50_000
 
 
@@ -38,7 +42,7 @@ class PathLatency:
         )
 
 
-def _signed_in_cookies(base_url: str) -> dict[str, str]:
+def signed_in_cookies(base_url: str) -> dict[str, str]:
     email, password = f"sc003-{secrets.token_hex(4)}@example.test", secrets.token_urlsafe(16)
     with httpx.Client(base_url=base_url, timeout=10, trust_env=False) as client:
         client.post("/api/v1/auth/register", json={"email": email, "password": password}).raise_for_status()
@@ -48,8 +52,14 @@ def _signed_in_cookies(base_url: str) -> dict[str, str]:
         return dict(client.cookies)
 
 
-def _measure(
-    base_url: str, cookies: dict[str, str], label: str, path: str, concurrency: int, seconds: float
+def measure_path(
+    base_url: str,
+    cookies: dict[str, str],
+    label: str,
+    path: str,
+    concurrency: int,
+    seconds: float,
+    headers: dict[str, str] | None = None,
 ) -> PathLatency:
     deadline = time.monotonic() + seconds
     latencies: list[float] = []
@@ -57,7 +67,7 @@ def _measure(
 
     def worker(_: int) -> int:
         failed = 0
-        with httpx.Client(base_url=base_url, timeout=10, trust_env=False, cookies=cookies) as client:
+        with httpx.Client(base_url=base_url, timeout=10, trust_env=False, cookies=cookies, headers=headers) as client:
             while time.monotonic() < deadline and len(latencies) < MAX_SAMPLES:
                 started = time.monotonic()
                 try:
@@ -75,8 +85,8 @@ def _measure(
 
 
 def measure(base_url: str, concurrency: int = 16, seconds: float = 10) -> list[PathLatency]:
-    cookies = _signed_in_cookies(base_url)
-    return [_measure(base_url, cookies, label, path, concurrency, seconds) for label, path in PATHS]
+    cookies = signed_in_cookies(base_url)
+    return [measure_path(base_url, cookies, label, path, concurrency, seconds) for label, path in PATHS]
 
 
 def report(results: list[PathLatency]) -> str:
