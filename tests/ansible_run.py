@@ -12,15 +12,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.cache import tools_bin
+
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 
 SECRET_ENV_NAMES = ("DATABASE_URL", "AUTH_SECRET", "OPENAI_API_KEY")
 RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
-
-
-def tools_bin() -> Path:
-    return Path(os.environ.get("TODO_CACHE", Path.home() / ".cache" / "todo")) / "tools" / "bin"
 
 
 def base_env(**extra: str) -> dict[str, str]:

@@ -27,6 +27,11 @@ def cache_root() -> Path:
     return Path(os.environ.get("TODO_CACHE") or Path.home() / ".cache" / "todo")
 
 
+def tools_bin() -> Path:
+    """Where pinned tools are linked (helm, kubectl, node, minikube): the Makefile's first PATH entry."""
+    return cache_root() / "tools" / "bin"
+
+
 @contextlib.contextmanager
 def file_lock(name: str) -> Iterator[None]:
     """Hold $TODO_CACHE/locks/<name>.lock (flock) for the block; re-entrant within a process."""

@@ -30,7 +30,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from tools.cache import cache_root
+from tools.cache import cache_root, tools_bin
 
 # Node 24 is the LTS line (Node 20 reached end of life in April 2026); 24.22.0's changelog:
 # "upgrade npm to 11.19.1".
@@ -183,7 +183,7 @@ def _install() -> None:
 def link_tools() -> Path:
     """node, npm and npx in $TODO_CACHE/tools/bin, the Makefile's first PATH entry."""
     source = bin_dir()
-    links = cache_root() / "tools" / "bin"
+    links = tools_bin()
     links.mkdir(parents=True, exist_ok=True)
     for tool in LINKED_TOOLS:
         link = links / tool

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tools.cache import tools_bin
 from tools.cluster import pins
 
 HERE = Path(__file__).resolve().parent
@@ -45,7 +46,7 @@ class LocalCluster:
 
 def tool(name: str) -> str:
     """Pinned tools from the cache (scripts/tools.py) win over whatever is on PATH."""
-    cached = pins.cache_root() / "tools" / "bin" / name
+    cached = tools_bin() / name
     if cached.exists():
         return str(cached)
     found = shutil.which(name)

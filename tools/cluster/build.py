@@ -73,10 +73,15 @@ def binary_dir(binary: str) -> Path:
     return pins.addon_bin_dir() if binary in pins.ADDONS else pins.bin_dir()
 
 
+# The cache locks (tools/cache.py) builds hold: one for the control plane's binaries, one for the
+# add-ons'.
+CONTROL_PLANE_LOCK = "go-kubernetes"
+ADDONS_LOCK = "go-addons"
+
+
 def build_lock(binary: str) -> str:
-    """The cache lock (tools/cache.py) a build of `binary` holds: one for the control plane's
-    binaries, one for the add-ons'."""
-    return "go-addons" if binary in pins.ADDONS else "go-kubernetes"
+    """The lock a build of `binary` holds."""
+    return ADDONS_LOCK if binary in pins.ADDONS else CONTROL_PLANE_LOCK
 
 
 def binary_path(binary: str) -> Path:
@@ -272,7 +277,7 @@ def build_traefik(go: str, env: dict[str, str]) -> None:
 def build_addons(force: bool = False) -> Path:
     """CoreDNS (the Minikube node's cluster DNS image) and Traefik (the ingress addon's controller
     image, tools/minikube/ingress.py); return their bin dir."""
-    with file_lock(build_lock("traefik")):
+    with file_lock(ADDONS_LOCK):
         return _build_addons(force)
 
 
@@ -300,7 +305,7 @@ def build(force: bool = False, addons: bool = True) -> Path:
 
 
 def build_control_plane(force: bool = False) -> Path:
-    with file_lock(build_lock("kube-apiserver")):
+    with file_lock(CONTROL_PLANE_LOCK):
         return _build_control_plane(force)
 
 

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tools import node_runtime
+from tools.cache import file_lock
 from tools.docker.apt_sources import SUITE, AptSource, debian_mirror, host_apt_sources, image_apt_sources, render_deb822
 from tools.docker.engine import (
     DockerError,
@@ -37,7 +38,6 @@ from tools.docker.engine import (
     docker_build,
     docker_cli,
     ensure_daemon,
-    file_lock,
     image_id,
     image_labels,
     run,

@@ -14,14 +14,11 @@ import shutil
 import sys
 from pathlib import Path
 
+from tools.cache import tools_bin
 from tools.cluster import pins
 from tools.cluster.build import BuildError
 from tools.docker.engine import DockerError
 from tools.minikube import build, offline
-
-
-def tools_bin() -> Path:
-    return pins.cache_root() / "tools" / "bin"
 
 
 def users_minikube() -> str | None:

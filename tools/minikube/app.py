@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from tools.cache import tools_bin
 from tools.cluster import pins
 from tools.docker import engine
 from tools.minikube import database
@@ -38,9 +39,8 @@ def user_env(**extra: str) -> dict[str, str]:
     minikube and helm) and the venv first on PATH, plain output, and no secret from the caller's
     shell: each caller passes the ones it means in `extra`."""
     env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV_NAMES}
-    tools_bin = pins.cache_root() / "tools" / "bin"
     env.update(
-        PATH=os.pathsep.join([str(tools_bin), str(REPO / ".venv" / "bin"), env.get("PATH", "")]),
+        PATH=os.pathsep.join([str(tools_bin()), str(REPO / ".venv" / "bin"), env.get("PATH", "")]),
         NO_COLOR="1",
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_FORCE_COLOR="0",

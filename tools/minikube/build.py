@@ -168,8 +168,10 @@ def _build(program: GoProgram) -> None:
             f"-s -w -X github.com/Mirantis/cri-dockerd/cmd/version.Version={CRI_DOCKERD.version.lstrip('v')}"
             " -X github.com/Mirantis/cri-dockerd/cmd/version.GitCommit=go-module-proxy",
         )
+    elif program is CRICTL:
+        _build_in_module_copy(go, CRICTL, f"-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version={CRICTL.version}")
     else:
-        _build_in_module_copy(go, program, f"-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version={program.version}")
+        raise ValueError(f"no build recipe for {program.name}")
 
 
 def cri_dockerd_units() -> Path:

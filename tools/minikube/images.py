@@ -40,9 +40,10 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from tools.cache import file_lock
 from tools.cluster import pause, pins
 from tools.docker import base_images
-from tools.docker.engine import DockerError, cache_dir, docker, docker_build, ensure_daemon, file_lock, image_id
+from tools.docker.engine import DockerError, cache_dir, docker, docker_build, ensure_daemon, image_id
 from tools.minikube import paths
 
 KUBERNETES_VERSION = pins.KUBERNETES_VERSION

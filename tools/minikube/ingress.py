@@ -46,10 +46,11 @@ import types
 from collections.abc import Mapping
 from pathlib import Path
 
+from tools.cache import file_lock
 from tools.cluster import build as cluster_build
 from tools.cluster import pins
 from tools.docker import base_images
-from tools.docker.engine import DockerError, ensure_daemon, file_lock
+from tools.docker.engine import DockerError, ensure_daemon
 from tools.minikube import gobuild, images
 
 FILES = Path(__file__).with_name("ingress")

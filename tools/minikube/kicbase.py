@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from tools.cache import file_lock
 from tools.docker import base_images, engine
 
 REPOSITORY = "todo-offline/kicbase"
@@ -145,7 +146,7 @@ def ensure(minikube_version: str, module_dir: Path, binaries: Mapping[str, Path]
 
     The tag carries the recipe's hash (never a digest: minikube only looks for a `--base-image`
     among local images when the reference has no `@sha256:`)."""
-    with engine.file_lock("kicbase"):
+    with file_lock("kicbase"):
         return _ensure(minikube_version, module_dir, binaries, cri_dockerd_units)
 
 
