@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -26,11 +27,12 @@ pytestmark = pytest.mark.slow
 
 NODE_IP = "192.168.49.2"  # minikube's usual node address; only reported, never dialled
 ECHO_SERVER = """
-import http.server
+import http.server, socket
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = ("backend saw " + self.path).encode()
-        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.send_response(200); self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Served-By", socket.gethostname()); self.end_headers()
         self.wfile.write(body)
 http.server.ThreadingHTTPServer(("0.0.0.0", 8080), H).serve_forever()
 """
@@ -57,6 +59,44 @@ def wait_for(url: str, status: int, controller: containers.Container) -> str:
         assert controller.running(), controller.logs()[-3000:]
         time.sleep(0.5)
     pytest.fail(f"{url} kept answering {last}; controller logs:\n{controller.logs()[-3000:]}")
+
+
+def served_by(url: str) -> str:
+    """The hostname (container's short id) of the echo server that answered, or the failure."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=10) as response:
+            return response.headers.get("X-Served-By", "")
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+        return str(exc)
+
+
+def answered_by(url: str, servers: set[str], controller: containers.Container) -> None:
+    """Poll until 20 requests in a row are answered by exactly `servers` (the controller applies
+    an endpoint change after its 2 s provider throttle)."""
+    seen: list[str] = []
+    for _ in range(60):  # bounded by count, not asserted on time
+        seen = [served_by(url) for _ in range(20)]
+        if set(seen) == servers:
+            return
+        assert controller.running(), controller.logs()[-3000:]
+        time.sleep(0.5)
+    pytest.fail(
+        f"{url} answered from {Counter(seen)}, not only {servers}; controller logs:\n{controller.logs()[-3000:]}"
+    )
+
+
+def set_endpoints(api_server, namespace: str, endpoints: list[tuple[str, dict]]) -> None:
+    """Replace the endpoints of the Service's EndpointSlice: [(address, conditions)]."""
+    path = f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices/web-1"
+    current = api_server.call("GET", path)
+    current["endpoints"] = [{"addresses": [address], "conditions": conditions} for address, conditions in endpoints]
+    api_server.call("PUT", path, current)
+
+
+READY = {"ready": True, "serving": True, "terminating": False}
+# A Pod shutting down (its preStop running): still serving what it has, out of the rotation.
+TERMINATING = {"ready": False, "serving": True, "terminating": True}
 
 
 def ensure(api_server, path: str, body: dict) -> None:
@@ -92,6 +132,8 @@ def ip_of(container: containers.Container) -> str:
 def test_controller_routes_an_nginx_ingress_and_checks_collisions_in_cluster(
     api_server, docker_daemon: None, tmp_path: Path
 ) -> None:
+    """Also: an endpoint's conditions alone move it in and out of the rotation (a Pod that is
+    shutting down gets no new request; one that turns ready gets its share)."""
     images = ingress.build_ingress_images()
     namespace = f"t-{uuid.uuid4().hex[:8]}"
     api_server.call("POST", "/api/v1/namespaces", {"metadata": {"name": namespace}})
@@ -106,6 +148,7 @@ def test_controller_routes_an_nginx_ingress_and_checks_collisions_in_cluster(
     with (
         containers.docker_run_detached(python, ["python3", "-c", ECHO_SERVER]) as backend,
         containers.docker_run_detached(python, ["sleep", "3600"]) as dead,
+        containers.docker_run_detached(python, ["python3", "-c", ECHO_SERVER]) as other,
     ):
         backend_ip, dead_ip = ip_of(backend), ip_of(dead)
         api_server.call(
@@ -155,6 +198,18 @@ def test_controller_routes_an_nginx_ingress_and_checks_collisions_in_cluster(
                 if line.startswith('traefik_service_requests_total{code="502"')
             ]
             assert sum(refused) >= 1, metrics[-2000:]
+
+            # Conditions alone, addresses unchanged (what a rollout does to a slice): a Pod that
+            # is shutting down leaves the rotation before its SIGTERM, as with ingress-nginx;
+            # one that turns ready joins it. Traefik 3.6.12 as released ignored both
+            # (tools/cluster/build.py TRAEFIK_PATCH).
+            first, second = backend.id[:12], other.id[:12]
+            set_endpoints(api_server, namespace, [(backend_ip, READY), (ip_of(other), READY)])
+            answered_by(f"{web}/api/x", {first, second}, controller)
+            set_endpoints(api_server, namespace, [(backend_ip, TERMINATING), (ip_of(other), READY)])
+            answered_by(f"{web}/api/x", {second}, controller)
+            set_endpoints(api_server, namespace, [(backend_ip, READY), (ip_of(other), READY)])
+            answered_by(f"{web}/api/x", {first, second}, controller)
 
             # Ingress status: the node's address (the Pod's hostIP), as ingress-nginx reports it.
             status: dict = {}

@@ -14,10 +14,12 @@ the repo never sees any of it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -26,6 +28,44 @@ from tools.cache import file_lock
 from tools.cluster import pins
 
 KUBE_COMMANDS = pins.KUBE_COMMANDS
+
+# (file, old, new): every occurrence of `old` in `file` becomes `new`; each must occur.
+Patch = tuple[tuple[str, str, str], ...]
+
+# Traefik v3.6.12 sends new requests to a Pod that is shutting down until its address leaves the
+# EndpointSlice, which is after the Pod has stopped: on Minikube, rollouts and pod deletions
+# failed a few requests each at the Pod's SIGTERM (a 502, or no answer once its address was
+# gone). Two upstream defects, patched here:
+# 1. an EndpointSlice update whose addresses did not change is dropped as "no change", so a
+#    change of conditions alone (a Pod terminating, no longer serving, or a new Pod becoming
+#    ready) rebuilds nothing (upstream fixed this after 3.6: traefik/traefik#13405);
+# 2. the kubernetesIngressNGINX provider works out which endpoints are terminating but does not
+#    mark their servers fenced (its siblings, kubernetesIngress and kubernetesCRD, do), so even a
+#    rebuild kept them in the rotation. A fenced server gets no new request (unless every one
+#    is fenced); what it is already serving finishes. ingress-nginx drops a terminating endpoint
+#    from its upstreams at once, which comes to the same.
+TRAEFIK_PATCH_LABEL = "endpoint-conditions"
+TRAEFIK_PATCH: Patch = (
+    (
+        "pkg/provider/kubernetes/k8s/event_handler.go",
+        "func endpointChanged(a, b discoveryv1.Endpoint) bool {\n",
+        "// conditionChanged: nil, true and false are three states (nil reads as true).\n"
+        "func conditionChanged(a, b *bool) bool {\n"
+        "\treturn (a == nil) != (b == nil) || (a != nil && *a != *b)\n"
+        "}\n\n"
+        "func endpointChanged(a, b discoveryv1.Endpoint) bool {\n"
+        "\tif conditionChanged(a.Conditions.Ready, b.Conditions.Ready) ||\n"
+        "\t\tconditionChanged(a.Conditions.Serving, b.Conditions.Serving) ||\n"
+        "\t\tconditionChanged(a.Conditions.Terminating, b.Conditions.Terminating) {\n"
+        "\t\treturn true\n"
+        "\t}\n\n",
+    ),
+    (
+        "pkg/provider/kubernetes/ingress-nginx/kubernetes.go",
+        '\t\t\tURL: fmt.Sprintf("%s://%s", scheme, addr.Address),\n',
+        '\t\t\tURL:    fmt.Sprintf("%s://%s", scheme, addr.Address),\n\t\t\tFenced: addr.Fenced,\n',
+    ),
+)
 
 
 class BuildError(RuntimeError):
@@ -70,6 +110,10 @@ def run_go(args: list[str], cwd: Path, env: dict[str, str]) -> str:
 
 
 def binary_dir(binary: str) -> Path:
+    if binary == "traefik":
+        # Patched: a dir of its own, named by version and patch, so that a build of another
+        # checkout sharing the cache (plain, or another patch) never replaces this one.
+        return pins.addon_bin_dir() / wanted_stamp(binary).replace("+", "-")
     return pins.addon_bin_dir() if binary in pins.ADDONS else pins.bin_dir()
 
 
@@ -93,6 +137,8 @@ def stamp_path(binary: str) -> Path:
 
 
 def wanted_stamp(binary: str) -> str:
+    if binary == "traefik":
+        return f"{pins.TRAEFIK_VERSION}+{TRAEFIK_PATCH_LABEL}-{patch_hash(TRAEFIK_PATCH)}"
     if binary == "etcd":
         return pins.ETCD_VERSION
     if binary == "kwok":
@@ -115,6 +161,30 @@ def mark_built(binary: str) -> None:
 def module_info(module: str, version: str, env: dict[str, str], cwd: Path) -> dict:
     out = run_go(["go", "mod", "download", "-json", f"{module}@{version}"], cwd, env)
     return json.loads(out)
+
+
+def patch_hash(patch: Patch) -> str:
+    return hashlib.sha256(repr(patch).encode()).hexdigest()[:12]
+
+
+def patched_source(pristine: Path, patch: Patch, target: Path) -> Path:
+    """A copy of a module's source (`pristine`, its GOMODCACHE dir) at `target` with `patch`
+    applied, reused while `target` holds the same patch."""
+    if (target / ".patched").is_file() and (target / ".patched").read_text() == repr(patch) + "\n":
+        return target
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(pristine, target)
+    for path in [target, *target.rglob("*")]:  # GOMODCACHE files are read-only
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    for relative, old, new in patch:
+        file = target / relative
+        text = file.read_text()
+        if old not in text:
+            raise BuildError(f"patch of {pristine.name}: {old!r} not found in {relative}")
+        file.write_text(text.replace(old, new))
+    (target / ".patched").write_text(repr(patch) + "\n")
+    return target
 
 
 def staging_modules(kubernetes_gomod: Path) -> list[str]:
@@ -258,19 +328,30 @@ def build_coredns(go: str, env: dict[str, str]) -> None:
 
 
 def build_traefik(go: str, env: dict[str, str]) -> None:
-    """Traefik's go.mod has replace lines, so `go install module@version` refuses it."""
-    log(f"compiling traefik {pins.TRAEFIK_VERSION} (first time: several minutes)")
+    """Traefik's go.mod has replace lines, so `go install module@version` refuses it; the
+    wrapper replaces the module with its source patched by TRAEFIK_PATCH."""
+    log(f"compiling traefik {pins.TRAEFIK_VERSION} with {TRAEFIK_PATCH_LABEL} (first time: several minutes)")
+    module, stamp = "github.com/traefik/traefik/v3", wanted_stamp("traefik")
+    addons = pins.cache_root() / "addons"
+    wrapper = addons / "wrapper" / f"traefik-{stamp.replace('+', '-')}"
+    wrapper.mkdir(parents=True, exist_ok=True)
+    pristine = Path(module_info(module, pins.TRAEFIK_VERSION, env, wrapper)["Dir"])
+    source = patched_source(pristine, TRAEFIK_PATCH, addons / "src" / wrapper.name)
+    binary_dir("traefik").mkdir(parents=True, exist_ok=True)
+    # Built beside and renamed over: an image build may be reading the binary it replaces.
+    partial = binary_dir("traefik") / ".traefik.partial"
     build_in_wrapper(
         go,
         env,
-        pins.cache_root() / "addons" / "wrapper" / f"traefik-{pins.TRAEFIK_VERSION}",
-        "github.com/traefik/traefik/v3",
+        wrapper,
+        module,
         pins.TRAEFIK_VERSION,
         "github.com/traefik/traefik/v3/cmd/traefik",
-        pins.addon_bin_dir() / "traefik",
-        f"-s -w -X 'github.com/traefik/traefik/v3/pkg/version.Version={pins.TRAEFIK_VERSION}'",
-        list(pins.TRAEFIK_REPLACES),
+        partial,
+        f"-s -w -X 'github.com/traefik/traefik/v3/pkg/version.Version={stamp}'",
+        [f"{module} => {source}", *pins.TRAEFIK_REPLACES],
     )
+    partial.replace(binary_path("traefik"))
     mark_built("traefik")
 
 

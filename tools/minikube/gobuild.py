@@ -25,11 +25,9 @@ Build environment: GOMODCACHE/GOCACHE under the shared ~/.cache/todo/go, GOTOOLC
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
-import stat
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,8 +38,7 @@ from tools.cluster import pins
 
 CERTGEN_MODULE, CERTGEN_VERSION = "github.com/jet/kube-webhook-certgen", "v1.5.2"
 
-# (file, old, new): every occurrence of `old` in `file` becomes `new`; each must occur.
-CERTGEN_PATCH: tuple[tuple[str, str, str], ...] = (
+CERTGEN_PATCH: cluster_build.Patch = (
     *(
         (path, old, new)
         for path in ("cmd/root.go", "cmd/patch.go", "pkg/k8s/k8s.go")
@@ -58,7 +55,7 @@ CERTGEN_PATCH: tuple[tuple[str, str, str], ...] = (
 # client-go its go.mod requires no longer has: built as it is, it exits at once with "endpoints
 # lock is removed, migrate to leases" (upstream's image v5 is a 2021 build of older code). It
 # runs as one static Pod per node, so it needs no election at all.
-STORAGE_PROVISIONER_PATCH: tuple[tuple[str, str, str], ...] = (
+STORAGE_PROVISIONER_PATCH: cluster_build.Patch = (
     (
         "pkg/storage/storage_provisioner.go",
         "serverVersion.GitVersion)",
@@ -168,30 +165,10 @@ def _cluster_binary(name: str, builder) -> Path:
     return cluster_build.binary_path(name)
 
 
-def patch_hash(patch: tuple[tuple[str, str, str], ...]) -> str:
-    return hashlib.sha256(repr(patch).encode()).hexdigest()[:12]
-
-
-def patched_source(module: str, version: str, patch: tuple[tuple[str, str, str], ...], label: str) -> Path:
-    """A copy of module@version's source with `patch` applied (each (file, old, new): every
-    `old` in `file` becomes `new`; each must occur), reused while the patch is the same."""
-    pristine = module_dir(module, version, go_env())
-    target = minikube_cache() / "src" / f"{module.rsplit('/', 1)[-1]}-{version}-{label}-{patch_hash(patch)}"
-    if (target / ".patched").is_file():
-        return target
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(pristine, target)
-    for path in [target, *target.rglob("*")]:  # GOMODCACHE files are read-only
-        path.chmod(path.stat().st_mode | stat.S_IWUSR)
-    for relative, old, new in patch:
-        file = target / relative
-        text = file.read_text()
-        if old not in text:
-            raise GoBuildError(f"{label} patch of {module}: {old!r} not found in {relative}")
-        file.write_text(text.replace(old, new))
-    (target / ".patched").write_text(repr(patch) + "\n")
-    return target
+def patched_source(module: str, version: str, patch: cluster_build.Patch, label: str) -> Path:
+    """A copy of module@version's source with `patch` applied (cluster_build.patched_source)."""
+    name = f"{module.rsplit('/', 1)[-1]}-{version}-{label}-{cluster_build.patch_hash(patch)}"
+    return cluster_build.patched_source(module_dir(module, version, go_env()), patch, minikube_cache() / "src" / name)
 
 
 def patched_certgen_source() -> Path:
@@ -210,7 +187,7 @@ def build_certgen() -> Path:
 
 
 def _build_certgen() -> Path:
-    stamp = f"{CERTGEN_VERSION}+v1api-{patch_hash(CERTGEN_PATCH)}"
+    stamp = f"{CERTGEN_VERSION}+v1api-{cluster_build.patch_hash(CERTGEN_PATCH)}"
     if _stamped("kube-webhook-certgen", stamp):
         return bin_dir() / "kube-webhook-certgen"
     source = patched_certgen_source()
@@ -235,7 +212,7 @@ def build_storage_provisioner() -> Path:
 def _build_storage_provisioner() -> Path:
     from tools.minikube import build  # minikube's own facts (its Makefile's tag)
 
-    stamp = f"{pins.MINIKUBE_VERSION}+no-leader-election-{patch_hash(STORAGE_PROVISIONER_PATCH)}"
+    stamp = f"{pins.MINIKUBE_VERSION}+no-leader-election-{cluster_build.patch_hash(STORAGE_PROVISIONER_PATCH)}"
     if _stamped("storage-provisioner", stamp):
         return bin_dir() / "storage-provisioner"
     tag = build.minikube_facts().storage_provisioner_tag

@@ -14,7 +14,9 @@ its flags, uid 101 with only NET_BIND_SERVICE (file capability on the traefik bi
 nginx image sets on nginx), hostPorts 80/443, GET /healthz on 10254 (liveness and readiness),
 preStop `/wait-shutdown`, the webhook on :8443 with the certgen-made cert answering AdmissionReview
 v1 at /networking/v1/ingresses, retry of a refused endpoint on the next one (nginx's
-proxy_next_upstream: the NEXT_ENDPOINT_MIDDLEWARE), the node address in Ingress status.
+proxy_next_upstream: the NEXT_ENDPOINT_MIDDLEWARE), the node address in Ingress status, and no
+new request to a Pod that is shutting down (its endpoint terminating): Traefik is built with
+TRAEFIK_PATCH (tools/cluster/build.py) for that, hence the image tag's suffix.
 
 What it does NOT share with ingress-nginx (also in tools/minikube/README.md):
 - matching: `Prefix` is segment-wise as the Ingress spec says (/api matches /api and /api/x, not
@@ -54,7 +56,7 @@ from tools.docker.engine import DockerError, ensure_daemon
 from tools.minikube import gobuild, images
 
 FILES = Path(__file__).with_name("ingress")
-CONTROLLER_IMAGE = f"todo-minikube/ingress-controller:traefik-{pins.TRAEFIK_VERSION}"
+CONTROLLER_IMAGE = f"todo-minikube/ingress-controller:traefik-{pins.TRAEFIK_VERSION}-{cluster_build.TRAEFIK_PATCH_LABEL}"
 CERTGEN_IMAGE = f"todo-minikube/kube-webhook-certgen:{gobuild.CERTGEN_VERSION}-v1api"
 CONTROLLER_UID = 101
 
