@@ -56,7 +56,7 @@ def late_task_requests(log: Path, deleted: datetime) -> int:
             entry = json.loads(line)
         except ValueError:
             continue
-        if entry.get("message") == "request" and str(entry.get("path", "")).startswith("/api/v1/tasks"):
+        if entry.get("msg") == "request" and str(entry.get("path", "")).startswith("/api/v1/tasks"):
             when = datetime.fromisoformat(entry["ts"].rstrip("Z"))
             late += when >= deleted + timedelta(seconds=INGRESS_NOTICE)
     return late
@@ -104,22 +104,26 @@ def main() -> None:
         print(f"{app.timings}", flush=True)
         traffic = Traffic(app.ingress, users=3, visitors=1, seconds=args.rollouts * 300, max_requests=10**6)
         traffic.start()
-        marks, late_total = [], 0
+        marks: list[float] = []
+        late: list[dict[str, int]] = []
         try:
             time.sleep(5)
             for n in range(args.rollouts):
                 marks.append(time.monotonic())
-                late = one_rollout(app, Path(tmp))
-                late_total += sum(late.values())
-                window = [s for s in traffic.samples if s.started >= marks[-1]]
-                failed = Counter(kind_of(s) for s in window if s.status is None or s.status >= 500)
-                notice = f"task requests an old backend pod got {INGRESS_NOTICE:.0f}+ s into its stop: {late}"
-                print(f"rollout {n + 1}: {len(window)} requests, failed {dict(failed) or 0}; {notice}", flush=True)
+                late.append(one_rollout(app, Path(tmp)))
+                print(f"rollout {n + 1} done", flush=True)
                 time.sleep(3)
         finally:
-            traffic.stop()
+            traffic.stop()  # waits for the requests under way: a hang ends in a failure, counted below
             traffic.close()
+        marks.append(float("inf"))
+        for n, pods in enumerate(late):
+            window = [s for s in traffic.samples if marks[n] <= s.started < marks[n + 1]]
+            failed = Counter(kind_of(s) for s in window if s.status is None or s.status >= 500)
+            notice = f"task requests an old backend pod got {INGRESS_NOTICE:.0f}+ s into its stop: {pods}"
+            print(f"rollout {n + 1}: {len(window)} requests, failed {dict(failed) or 0}; {notice}")
         failures = Counter(kind_of(s) for s in traffic.failures())
+        late_total = sum(sum(pods.values()) for pods in late)
         print(f"total: {args.rollouts} rollouts, {len(traffic.samples)} requests, "
               f"{sum(failures.values())} failed {dict(failures)}, late task requests to stopping backend pods: "
               f"{late_total}")  # fmt: skip

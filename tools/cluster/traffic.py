@@ -114,7 +114,9 @@ class Traffic:
         self.started = time.monotonic()
         for thread in self._threads:
             thread.start()
-        threading.Timer(self.seconds, self._stop.set).start()
+        timer = threading.Timer(self.seconds, self._stop.set)
+        timer.daemon = True  # stopped earlier by stop(), it must not keep the process alive
+        timer.start()
         return self
 
     def stop(self) -> None:

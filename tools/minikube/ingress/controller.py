@@ -162,11 +162,12 @@ def traefik_argv(args: argparse.Namespace, config_file: Path, status_address: st
         # ingress-nginx's upstream-keepalive-timeout (60s); Traefik's default is 90s. The apps
         # keep idle connections open longer than this (75 s), so the controller closes first.
         "--serversTransport.forwardingTimeouts.idleConnTimeout=60s",
-        # No idle connection to a Pod is reused: on Minikube a request written onto a kept-alive
-        # connection to a Pod that was shutting down (or just gone) hung or failed with a 502,
-        # where a fresh connection is refused and the retry middleware moves on. (ingress-nginx
-        # retries an idempotent request on the next upstream even after writing it; Traefik's
-        # retry does not, so it must not write into a dying connection at all.)
+        # No idle connection to a Pod is reused: a fresh connection to a Pod that is closing is
+        # refused and the retry middleware moves on, where a request written onto a kept-alive
+        # one fails. (ingress-nginx retries an idempotent request on the next upstream even
+        # after writing it; Traefik's retry does not, so it must not write into a dying
+        # connection at all.) A stopping Pod gets no new request anyway once its endpoint is
+        # terminating (the patched build: tools/cluster/build.py TRAEFIK_PATCH).
         "--serversTransport.maxIdleConnsPerHost=-1",
         f"--entryPoints.health.address=:{args.healthz_port}",
         "--ping=true",
