@@ -418,16 +418,15 @@ def test_an_hpa_per_tier_scales_its_deployment_on_the_cpu_request(component):
 
 
 def test_autoscaling_values_reach_the_hpa_of_that_tier_only():
-    manifest = render(
-        sets={
-            "backend.autoscaling.enabled": "true",
-            "backend.autoscaling.minReplicas": "3",
-            "backend.autoscaling.maxReplicas": "8",
-            "backend.autoscaling.targetCPUUtilizationPercentage": "50",
-            "backend.autoscaling.targetMemoryUtilizationPercentage": "80",
-            "backend.autoscaling.scaleDownStabilizationWindowSeconds": "20",
-        }
-    )
+    tuned = {
+        "enabled": "true",
+        "minReplicas": "3",
+        "maxReplicas": "8",
+        "targetCPUUtilizationPercentage": "50",
+        "targetMemoryUtilizationPercentage": "80",
+        "scaleDownStabilizationWindowSeconds": "20",
+    }
+    manifest = render(sets={f"backend.autoscaling.{key}": value for key, value in tuned.items()})
     spec = manifest.get("HorizontalPodAutoscaler", "todo-backend")["spec"]
     assert (spec["minReplicas"], spec["maxReplicas"]) == (3, 8)
     targets = {m["resource"]["name"]: m["resource"]["target"]["averageUtilization"] for m in spec["metrics"]}
@@ -445,13 +444,8 @@ def test_no_pod_disruption_budget_when_the_hpa_may_scale_to_one():
 
 
 def test_min_replicas_above_max_replicas_fails_naming_both():
-    error = render_fails(
-        sets={
-            "frontend.autoscaling.enabled": "true",
-            "frontend.autoscaling.minReplicas": "6",
-            "frontend.autoscaling.maxReplicas": "5",
-        }
-    )
+    inverted = {"enabled": "true", "minReplicas": "6", "maxReplicas": "5"}
+    error = render_fails(sets={f"frontend.autoscaling.{key}": value for key, value in inverted.items()})
     assert "frontend.autoscaling.minReplicas (6) is above frontend.autoscaling.maxReplicas (5)" in error
 
 
