@@ -32,6 +32,14 @@ CACHE = Path(os.environ.get("TODO_CACHE", Path.home() / ".cache" / "todo"))
 RENDER_MODES = {
     "dev-existing-secret": {},
     "dev-postgresql": {"sets": {"postgresql.enabled": "true"}},
+    # An HPA per tier (CPU; memory too on one), the Deployments without `replicas`.
+    "dev-autoscaling": {
+        "sets": {
+            "backend.autoscaling.enabled": "true",
+            "frontend.autoscaling.enabled": "true",
+            "frontend.autoscaling.targetMemoryUtilizationPercentage": "80",
+        }
+    },
     "defaults-chart-created-secret": {
         "values_files": (),
         "existing_secret": None,

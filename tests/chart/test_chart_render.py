@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from chart_render import CHART, EXISTING_SECRET, TAG, render
+from chart_render import CHART, EXISTING_SECRET, TAG, render, render_fails
 from pydantic import SecretStr
 from todo_api.core.config import Settings
 
@@ -384,6 +384,69 @@ def test_no_pod_disruption_budget_for_a_single_replica():
     manifest = render(sets={"backend.replicaCount": "1"})
     assert not manifest.has("PodDisruptionBudget", "todo-backend"), "it would block node drains"
     assert manifest.has("PodDisruptionBudget", "todo-frontend")
+
+
+# --- autoscaling ----------------------------------------------------------------------
+
+
+def test_autoscaling_is_off_by_default(dev):
+    assert dev.all("HorizontalPodAutoscaler") == []
+    for values_file in ("values.yaml", "values-dev.yaml"):
+        for component in ("backend", "frontend"):
+            assert load_values(values_file)[component].get("autoscaling", {}).get("enabled") in (None, False)
+
+
+@pytest.mark.parametrize("component", ["backend", "frontend"])
+def test_an_hpa_per_tier_scales_its_deployment_on_the_cpu_request(component):
+    manifest = render(sets={f"{c}.autoscaling.enabled": "true" for c in ("backend", "frontend")})
+    hpa = manifest.get("HorizontalPodAutoscaler", f"todo-{component}")
+    deployment = manifest.get("Deployment", f"todo-{component}")
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["metadata"]["labels"] == deployment["metadata"]["labels"]
+    spec = hpa["spec"]
+    assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"todo-{component}"}
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 5)
+    assert spec["metrics"] == [
+        {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}
+    ]
+    assert spec["behavior"] == {"scaleDown": {"stabilizationWindowSeconds": 300}}
+    # The HPA owns the replica count (helm create's pattern): an upgrade must not reset it.
+    assert "replicas" not in deployment["spec"]
+    # Utilization is of the request, so the container must have one.
+    assert container(deployment)["resources"]["requests"]["cpu"]
+    assert manifest.get("PodDisruptionBudget", f"todo-{component}")["spec"]["minAvailable"] == 1
+
+
+def test_autoscaling_values_reach_the_hpa_of_that_tier_only():
+    tuned = {
+        "enabled": "true",
+        "minReplicas": "3",
+        "maxReplicas": "8",
+        "targetCPUUtilizationPercentage": "50",
+        "targetMemoryUtilizationPercentage": "80",
+        "scaleDownStabilizationWindowSeconds": "20",
+    }
+    manifest = render(sets={f"backend.autoscaling.{key}": value for key, value in tuned.items()})
+    spec = manifest.get("HorizontalPodAutoscaler", "todo-backend")["spec"]
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (3, 8)
+    targets = {m["resource"]["name"]: m["resource"]["target"]["averageUtilization"] for m in spec["metrics"]}
+    assert targets == {"cpu": 50, "memory": 80}
+    assert spec["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 20
+    assert not manifest.has("HorizontalPodAutoscaler", "todo-frontend")
+    assert manifest.get("Deployment", "todo-frontend")["spec"]["replicas"] == 2
+
+
+def test_no_pod_disruption_budget_when_the_hpa_may_scale_to_one():
+    manifest = render(sets={"backend.autoscaling.enabled": "true", "backend.autoscaling.minReplicas": "1"})
+    assert not manifest.has("PodDisruptionBudget", "todo-backend"), "it would block node drains"
+    # replicaCount no longer counts for the backend; the frontend keeps its budget.
+    assert manifest.has("PodDisruptionBudget", "todo-frontend")
+
+
+def test_min_replicas_above_max_replicas_fails_naming_both():
+    inverted = {"enabled": "true", "minReplicas": "6", "maxReplicas": "5"}
+    error = render_fails(sets={f"frontend.autoscaling.{key}": value for key, value in inverted.items()})
+    assert "frontend.autoscaling.minReplicas (6) is above frontend.autoscaling.maxReplicas (5)" in error
 
 
 @pytest.mark.parametrize("component", ["backend", "frontend"])

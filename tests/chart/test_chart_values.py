@@ -23,6 +23,11 @@ from chart_render import CHART, render, render_fails
         ({"config.passwordHashConcurrency": "0"}, "config.passwordHashConcurrency"),
         ({"config.trustedProxies": "ingress-nginx"}, "config.trustedProxies"),
         ({"config.allowedOrigins": "todo.example"}, "config.allowedOrigins"),
+        ({"backend.autoscaling.minReplicas": "0"}, "backend.autoscaling.minReplicas"),
+        ({"frontend.autoscaling.targetCPUUtilizationPercentage": "0"}, "frontend.autoscaling.targetCPU"),
+        ({"backend.autoscaling.targetMemoryUtilizationPercentage": "most"}, "backend.autoscaling.targetMemory"),
+        ({"backend.autoscaling.scaleDownStabilizationWindowSeconds": "-1"}, "backend.autoscaling.scaleDown"),
+        ({"frontend.autoscaling.bogus": "1"}, "Additional property bogus is not allowed"),
     ],
     ids=lambda v: str(v)[:40] if isinstance(v, dict) else None,
 )

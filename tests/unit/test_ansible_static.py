@@ -77,6 +77,7 @@ def test_the_switch_defaults_are_declared_once_in_switches_yml():
         ("todo_manage_minikube", "true"),
         ("todo_build_images", "true"),
         ("todo_verify_through_ingress", "true"),
+        ("todo_autoscaling", "false"),
         ("todo_namespace", "'todo'"),
         ("todo_release", "'todo'"),
         ("todo_minikube_profile", "'todo'"),

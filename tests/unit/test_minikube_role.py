@@ -54,6 +54,39 @@ def test_without_a_record_nothing_is_added(tmp_path):
     assert run.task_result("Show what the role read")["msg"]["offline"] == {}
 
 
+@pytest.mark.parametrize(
+    ("ingress", "metrics_server", "expected"),
+    [
+        (True, False, ["base/python:1", "ingress/controller:1", "ingress/certgen:1"]),
+        (True, True, ["base/python:1", "ingress/controller:1", "ingress/certgen:1", "todo-minikube/metrics:1"]),
+        (False, True, ["base/python:1", "todo-minikube/metrics:1"]),
+        (False, False, ["base/python:1"]),
+    ],
+)
+def test_an_addons_images_are_loaded_only_when_the_deploy_enables_it(tmp_path, ingress, metrics_server, expected):
+    from tools.minikube import paths
+
+    mini = tmp_path / ".minikube"
+    mini.mkdir()
+    record = {
+        "start_args": [],
+        "addon_args": {},
+        "node_images": ["base/python:1"],
+        "addon_images": {
+            "ingress": ["ingress/controller:1", "ingress/certgen:1"],
+            "metrics-server": ["todo-minikube/metrics:1"],
+        },
+    }
+    (mini / paths.RECORD).write_text(json.dumps(record))
+    run = run_playbook(
+        ROOT / "tests" / "unit" / "playbooks" / "minikube_offline.yml",
+        "-e", json.dumps({"minikube_enable_ingress": ingress, "minikube_enable_metrics_server": metrics_server}),
+        env=base_env(MINIKUBE_HOME=str(mini)), json_output=True,
+    )  # fmt: skip
+    assert run.returncode == 0, run.output[-3000:]
+    assert run.task_result("Show what the role read")["msg"]["images"] == expected
+
+
 def test_the_role_starts_the_pinned_kubernetes_by_default():
     import yaml
 

@@ -40,6 +40,9 @@ class Traffic:
     visitors: int = 1
     seconds: float = 60.0
     max_requests: int = 20_000
+    # Seconds each user waits after a list/create/update round: 0 is a closed loop, as fast as
+    # the answers come; more is a steady light load (e.g. one that stays under an HPA's target).
+    pause: float = 0.0
     samples: list[Sample] = field(default_factory=list)
     created: dict[str, list[int]] = field(default_factory=dict)  # user email -> task ids that got 201
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -98,6 +101,8 @@ class Traffic:
                 with self._lock:
                     self.created[email].append(task_id)
                 self._call(client, "update", "PATCH", f"/api/v1/tasks/{task_id}", json={"completed": True})
+            if self.pause:
+                self._stop.wait(self.pause)
 
     def _visitor_loop(self) -> None:
         with httpx.Client(base_url=self.base_url, timeout=TIMEOUT, trust_env=False) as client:
@@ -114,13 +119,17 @@ class Traffic:
         self.started = time.monotonic()
         for thread in self._threads:
             thread.start()
-        timer = threading.Timer(self.seconds, self._stop.set)
-        timer.daemon = True  # stopped earlier by stop(), it must not keep the process alive
-        timer.start()
+        # Cancelled by stop(), and a daemon: a pending Timer must not hold the interpreter's
+        # exit until `seconds` ran out.
+        self._timer = threading.Timer(self.seconds, self._stop.set)
+        self._timer.daemon = True
+        self._timer.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
+        if hasattr(self, "_timer"):
+            self._timer.cancel()
         for thread in self._threads:
             thread.join(TIMEOUT * 2)
         self.stopped = time.monotonic()

@@ -18,6 +18,7 @@ import os
 import secrets
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -71,7 +72,9 @@ class ProfileApp:
         namespace: str = "todo",
         release: str = "todo",
         ingress_port: int | None = None,
+        extra_vars: Mapping[str, object] | None = None,
     ) -> None:
+        """extra_vars: more switches for every playbook run (e.g. {"todo_autoscaling": True})."""
         self.profile, self.namespace, self.release = profile, namespace, release
         self.work_dir = work_dir
         work_dir.mkdir(parents=True, exist_ok=True)
@@ -89,6 +92,7 @@ class ProfileApp:
         }
         if ingress_port:
             switches["minikube_start_extra_args"] = [f"--ports=127.0.0.1:{ingress_port}:80"]
+        switches.update(extra_vars or {})
         self.switches.write_text(yaml.safe_dump(switches))
         self.secrets: dict[str, str] = {}
         self.timings: dict[str, float] = {}

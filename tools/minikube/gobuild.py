@@ -1,5 +1,5 @@
 """The Go programs inside minikube's images: kube-webhook-certgen (at the version the ingress
-addon uses) and minikube's storage-provisioner, compiled here from the Go module proxy and
+addon uses), metrics-server (the metrics-server addon's) and minikube's storage-provisioner, compiled here from the Go module proxy and
 cached under ${TODO_CACHE:-~/.cache/todo}/minikube/bin/; etcd and CoreDNS are the ones
 tools/cluster/build.py builds for every cluster (pins.py holds their versions, kubeadm
 v1.35.1's own).
@@ -37,6 +37,8 @@ from tools.cluster import build as cluster_build
 from tools.cluster import pins
 
 CERTGEN_MODULE, CERTGEN_VERSION = "github.com/jet/kube-webhook-certgen", "v1.5.2"
+# minikube v1.38.1's addon names v0.8.1; v0.8.0 is the release the Go module proxy serves here.
+METRICS_SERVER_MODULE, METRICS_SERVER_VERSION = "sigs.k8s.io/metrics-server", "v0.8.0"
 
 CERTGEN_PATCH: cluster_build.Patch = (
     *(
@@ -202,6 +204,20 @@ def _build_certgen() -> Path:
     )
 
 
+def build_metrics_server() -> Path:
+    """metrics-server (cmd/metrics-server), static, with its version where upstream's Makefile
+    puts it (client-go's version package: `/metrics-server --version` and its User-Agent)."""
+    with file_lock("go-metrics-server"):
+        return build_in_wrapper(
+            "metrics-server",
+            METRICS_SERVER_MODULE,
+            METRICS_SERVER_VERSION,
+            f"{METRICS_SERVER_MODULE}/cmd/metrics-server",
+            f"-s -w -X k8s.io/client-go/pkg/version.gitVersion={METRICS_SERVER_VERSION}",
+            METRICS_SERVER_VERSION,
+        )
+
+
 def build_storage_provisioner() -> Path:
     """minikube's storage-provisioner (gcr.io/k8s-minikube/storage-provisioner), static, with
     STORAGE_PROVISIONER_PATCH (no leader election), and its version as minikube's Makefile sets it."""
@@ -231,9 +247,11 @@ def _build_storage_provisioner() -> Path:
 
 
 def build_all() -> dict[str, Path]:
-    """{name: binary} for etcd, coredns, kube-webhook-certgen and storage-provisioner (built or reused)."""
+    """{name: binary} for etcd, coredns, kube-webhook-certgen, metrics-server and storage-provisioner
+    (built or reused)."""
     return {
         "kube-webhook-certgen": build_certgen(),
+        "metrics-server": build_metrics_server(),
         "etcd": build_etcd(),
         "coredns": build_coredns(),
         "storage-provisioner": build_storage_provisioner(),

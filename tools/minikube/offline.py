@@ -8,8 +8,8 @@ Steps (each cached; a rerun with nothing changed only checks):
   2. the kic base image from Debian packages (tools/minikube/kicbase.py);
   3. kubeadm, kubelet and kubectl into minikube's binary cache;
   4. the control-plane and storage-provisioner images into minikube's image cache, and the
-     ingress addon's images (controller substitute and certgen) into the local Docker engine
-     (tools/minikube/images.py, tools/minikube/ingress.py);
+     images of the ingress addon (controller substitute and certgen) and of the metrics-server
+     addon into the local Docker engine (tools/minikube/images.py, ingress.py, metrics_server.py);
   5. the record (`$MINIKUBE_HOME/.minikube/todo-offline.json`) of the extra flags this needs,
      which the minikube role reads and prints: after this the user's plain `make deploy` is
      the command.
@@ -29,7 +29,7 @@ from typing import TypeVar
 from tools.cluster import build as cluster_build
 from tools.cluster import pins
 from tools.docker import base_images, engine
-from tools.minikube import build, gobuild, images, ingress, kicbase, paths
+from tools.minikube import build, gobuild, images, ingress, kicbase, metrics_server, paths
 
 T = TypeVar("T")
 
@@ -43,14 +43,27 @@ class OfflineRecord:
     # addon name -> extra `minikube addons enable` arguments.
     addon_args: dict[str, list[str]]
     # Images the deploy loads into the node when it lacks them (`minikube image load`): the
-    # addon's, and the local stand-ins of the public base images the app images build FROM.
+    # local stand-ins of the public base images the app images build FROM.
     node_images: list[str] = field(default_factory=list)
+    # addon name -> the images it runs, loaded the same way only when the deploy enables that
+    # addon (a profile without autoscaling never gets metrics-server's).
+    addon_images: dict[str, list[str]] = field(default_factory=dict)
     # Build args of the app images (PYTHON_IMAGE / NODE_IMAGE: the stand-ins, as the public
     # bases cannot be pulled).
     image_build_args: dict[str, str] = field(default_factory=dict)
     # Added to the environment of every minikube command (no update checks against GitHub).
     env: dict[str, str] = field(default_factory=dict)
 
+
+# The API server reaches aggregated APIs (metrics-server's metrics.k8s.io) at their endpoints'
+# addresses instead of their Service's. Here a connection to an address no route leads to is
+# answered (with a 404 on :443) by this machine's network, not refused or left to time out as on
+# a laptop. The aggregator checks an APIService the moment the addon creates it, before kube-proxy
+# has the Service's rule, so it connects past kube-proxy to that answer, keeps the HTTP/2
+# connection, and the APIService stays unavailable ("FailedDiscoveryCheck ... 404") for good;
+# pod addresses are routed inside the node from the start. What real minikube on a laptop does
+# not need, and only the aggregated APIs' routing differs.
+AGGREGATOR_ROUTING = "--extra-config=apiserver.enable-aggregator-routing=true"
 
 # The app Dockerfiles' base-image build args and the local stand-ins for them.
 BASE_IMAGE_ARGS = {"PYTHON_IMAGE": base_images.PYTHON_TAG, "NODE_IMAGE": base_images.NODE_TAG}
@@ -111,12 +124,26 @@ def prepare() -> OfflineRecord:
         timings,
         lambda: ingress.build_ingress_images(cluster_build.binary_path("traefik"), gobuild.build_certgen()),
     )
+    metrics = timed(
+        "metrics-server addon image",
+        timings,
+        lambda: metrics_server.build_metrics_server_image(gobuild.build_metrics_server()),
+    )
     record = OfflineRecord(
         kubernetes_version=version,
         # --force: minikube refuses the docker driver as root without it (CI runs as root).
-        start_args=[f"--base-image={base_image}", "--preload=false", *(["--force"] if os.geteuid() == 0 else [])],
-        addon_args={"ingress": [f"--images={ingress.addon_images_flag()}"]},
-        node_images=[addon["controller"], addon["certgen"], *BASE_IMAGE_ARGS.values()],
+        start_args=[
+            f"--base-image={base_image}",
+            "--preload=false",
+            *(["--force"] if os.geteuid() == 0 else []),
+            AGGREGATOR_ROUTING,
+        ],
+        addon_args={
+            "ingress": [f"--images={ingress.addon_images_flag()}"],
+            metrics_server.ADDON: [f"--images={metrics_server.addon_images_flag(metrics)}"],
+        },
+        node_images=list(BASE_IMAGE_ARGS.values()),
+        addon_images={"ingress": [addon["controller"], addon["certgen"]], metrics_server.ADDON: [metrics]},
         image_build_args=dict(BASE_IMAGE_ARGS),
         env={"MINIKUBE_WANTUPDATENOTIFICATION": "false"},
     )

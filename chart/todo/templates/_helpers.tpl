@@ -34,6 +34,12 @@ Truncated to 40 characters so every `<fullname>-<component>` stays within 63.
 {{- define "todo.postgresql.fullname" -}}{{ include "todo.fullname" . }}-postgresql{{- end }}
 {{- define "todo.migrations.fullname" -}}{{ include "todo.fullname" . }}-migrations{{- end }}
 
+{{/* The fewest replicas a tier (its values: .Values.backend or .Values.frontend) runs: its HPA's
+minReplicas when autoscaling, else replicaCount. */}}
+{{- define "todo.minReplicas" -}}
+{{- if .autoscaling.enabled }}{{ .autoscaling.minReplicas }}{{ else }}{{ .replicaCount }}{{ end }}
+{{- end }}
+
 {{/* Common labels (without component). */}}
 {{- define "todo.labels" -}}
 helm.sh/chart: {{ include "todo.chart" . }}
