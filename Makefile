@@ -18,7 +18,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST := $(VENV_BIN)/pytest -p no:cacheprovider
 TIERS := lint unit backend frontend e2e images docker chart cluster minikube
 
-.PHONY: help preflight setup venv kube-clis node deploy-tools frontend-deps api-types checkov kube-score cluster-tools control-plane minikube minikube-offline deploy teardown status test test-fast services system-deps postgres dockerd \
+.PHONY: help preflight setup venv kube-clis node deploy-tools frontend-deps api-types checkov kube-score cluster-tools control-plane minikube minikube-offline deploy deploy-cluster teardown status test test-fast services system-deps postgres dockerd \
         cluster-up cluster-status cluster-down \
         $(addprefix test-,$(TIERS)) test-lint-python test-lint-yaml \
         test-lint-ansible test-lint-helm test-lint-frontend lock bench clean
@@ -89,6 +89,9 @@ preflight: ## fail in a second when make deploy cannot work here (Python, venv, 
 
 deploy: preflight venv deploy-tools ## deploy to Minikube: ansible-playbook playbooks/deploy-dev.yml
 	ansible-playbook playbooks/deploy-dev.yml $(ANSIBLE_ARGS)
+
+deploy-cluster: preflight venv deploy-tools ## deploy to the cluster and registry inventory/cluster names (no Minikube; docs/ansible.md)
+	ansible-playbook -i inventory/cluster playbooks/deploy-cluster.yml $(ANSIBLE_ARGS)
 
 teardown: venv deploy-tools ## remove the release and namespace (ANSIBLE_ARGS="-e todo_teardown_minikube=true" also deletes the profile)
 	ansible-playbook playbooks/teardown.yml $(ANSIBLE_ARGS)

@@ -108,6 +108,25 @@ def test_images_ports_and_pull_policy(dev, component, port):
     assert c["ports"] == [{"name": "http", "containerPort": port, "protocol": "TCP"}]
 
 
+def pod_specs(manifest) -> dict[str, dict]:
+    """kind/name -> pod spec of every object that runs the app's images."""
+    specs = {f"Pod/{p['metadata']['name']}": p["spec"] for p in manifest.all("Pod")}
+    for kind in ("Deployment", "Job"):
+        specs |= {f"{kind}/{o['metadata']['name']}": o["spec"]["template"]["spec"] for o in manifest.all(kind)}
+    return specs
+
+
+def test_image_pull_secrets_reach_every_pod_of_the_apps_images(dev):
+    specs = pod_specs(render(sets={"imagePullSecrets": "{todo-registry}"}))
+    assert set(specs) == {"Deployment/todo-backend", "Deployment/todo-frontend", "Job/todo-migrations",
+                          "Pod/todo-test-health"}, set(specs)  # fmt: skip
+    for name, spec in specs.items():
+        assert spec.get("imagePullSecrets") == [{"name": "todo-registry"}], name
+    # None by default, and no empty key either.
+    assert not any("imagePullSecrets" in spec for spec in pod_specs(dev).values())
+    assert "imagePullSecrets.0: Does not match pattern" in render_fails(sets={"imagePullSecrets": "{Not_A_Name}"})
+
+
 @pytest.mark.parametrize(("component", "port"), [("backend", 8000), ("frontend", 3000)])
 def test_services_are_cluster_ip_and_select_their_pods(dev, component, port):
     service = dev.get("Service", f"todo-{component}")

@@ -78,6 +78,18 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
 {{/*
+The pod spec's imagePullSecrets from .Values.imagePullSecrets (names); nothing when empty.
+*/}}
+{{- define "todo.imagePullSecrets" -}}
+{{- with .Values.imagePullSecrets -}}
+imagePullSecrets:
+  {{- range . }}
+  - name: {{ . | quote }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
 Image reference. Tags are required and `latest` is refused: the deploy tags images with
 the git sha so that a rollout is reproducible. Call with (dict "image" .Values.backend.image "path" "backend.image").
 */}}
