@@ -71,6 +71,7 @@ class ProfileApp:
         namespace: str = "todo",
         release: str = "todo",
         ingress_port: int | None = None,
+        nodes: int = 1,
     ) -> None:
         self.profile, self.namespace, self.release = profile, namespace, release
         self.work_dir = work_dir
@@ -86,6 +87,7 @@ class ProfileApp:
             "todo_kubeconfig": str(self.kubeconfig),
             "todo_namespace": namespace,
             "todo_release": release,
+            "todo_minikube_nodes": nodes,
         }
         if ingress_port:
             switches["minikube_start_extra_args"] = [f"--ports=127.0.0.1:{ingress_port}:80"]
@@ -126,6 +128,10 @@ class ProfileApp:
     @staticmethod
     def kubectl_path() -> str:
         return str(pins.bin_dir() / "kubectl")  # the pinned v1.35.1 build (make minikube-offline)
+
+    def nodes(self) -> list[str]:
+        """The profile's node names (= their containers' names with the docker driver), first the control plane."""
+        return [line.split()[0] for line in self.minikube("node", "list", check=True).stdout.splitlines() if line.strip()]
 
     def pods(self, component: str) -> list[dict]:
         selector = f"app.kubernetes.io/instance={self.release},app.kubernetes.io/component={component}"
