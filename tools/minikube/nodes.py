@@ -48,7 +48,9 @@ def spread(cluster: scenarios.Cluster) -> dict[str, list[str]]:
     return {c: sorted(pods_by_node(cluster, c).values()) for c in TIERS}
 
 
-def _run(cluster: scenarios.Cluster, name: str, seconds: float, act: Callable[[scenarios.Result], None]) -> scenarios.Result:
+def _run(
+    cluster: scenarios.Cluster, name: str, seconds: float, act: Callable[[scenarios.Result], None]
+) -> scenarios.Result:
     traffic = scenarios._traffic(cluster, seconds)
     result = scenarios.Result(name, traffic)
     try:

@@ -34,7 +34,13 @@ PERIOD = float(os.environ.get("KINDNET_PERIOD_SECONDS", "5"))
 CNI_CONFIG = Path(os.environ.get("CNI_CONFIG_DIR", "/etc/cni/net.d")) / "10-kindnet.conflist"
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 MASQ_CHAIN = "KIND-MASQ-AGENT"
-MASQ_COMMENT = "kind-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination traffic to our custom KIND-MASQ-AGENT chain"
+# kindnet's own comments on its rules.
+MASQ_COMMENTS = (
+    "kind-masq-agent: ensure nat POSTROUTING directs all non-LOCAL destination traffic"
+    " to our custom KIND-MASQ-AGENT chain",
+    "kind-masq-agent: local traffic is not subject to MASQUERADE",
+    "kind-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain)",
+)
 # Routes this program owns carry this protocol number (iproute2 accepts any 0-255), so it can
 # remove those of a deleted node and never touches anyone else's.
 ROUTE_PROTO = "250"
@@ -107,12 +113,12 @@ def stale_routes(present: Iterable[Mapping], desired: Mapping[str, str]) -> list
 def masq_rules(pod_subnet: str) -> list[tuple[str, list[str]]]:
     """ip-masq-agent's rules as (chain, rule) in the nat table: pod traffic that leaves the pod
     subnet for a non-local address goes out with the node's address."""
+    jump, keep, masquerade = (["-m", "comment", "--comment", text] for text in MASQ_COMMENTS)
     return [
-        ("POSTROUTING", ["-m", "addrtype", "!", "--dst-type", "LOCAL", "-m", "comment", "--comment", MASQ_COMMENT,
-                         "-j", MASQ_CHAIN]),
-        (MASQ_CHAIN, ["-d", pod_subnet, "-m", "comment", "--comment", "kind-masq-agent: local traffic is not subject to MASQUERADE", "-j", "RETURN"]),
-        (MASQ_CHAIN, ["-m", "comment", "--comment", "kind-masq-agent: outbound traffic is subject to MASQUERADE (must be last in chain)", "-j", "MASQUERADE"]),
-    ]  # fmt: skip
+        ("POSTROUTING", ["-m", "addrtype", "!", "--dst-type", "LOCAL", *jump, "-j", MASQ_CHAIN]),
+        (MASQ_CHAIN, ["-d", pod_subnet, *keep, "-j", "RETURN"]),
+        (MASQ_CHAIN, [*masquerade, "-j", "MASQUERADE"]),
+    ]
 
 
 # ------------------------------------------------------------------ the node's side
@@ -135,7 +141,8 @@ def list_nodes() -> list[dict]:
         headers={"Authorization": f"Bearer {(SERVICE_ACCOUNT / 'token').read_text().strip()}"},
     )
     context = ssl.create_default_context(cafile=str(SERVICE_ACCOUNT / "ca.crt"))
-    with urllib.request.urlopen(request, timeout=10, context=context) as response:
+    # https to the in-cluster apiserver only (the URL is built above, never read from input).
+    with urllib.request.urlopen(request, timeout=10, context=context) as response:  # noqa: S310
         return json.load(response)["items"]
 
 
@@ -201,7 +208,7 @@ def main() -> int:
             if not reconcile(host_ip, pod_subnet, mtu) and not waiting_said:
                 log(f"no Node with InternalIP {host_ip} and a podCIDR yet")
                 waiting_said = True
-        except Exception as error:  # noqa: BLE001 - a pass that fails is retried, the DaemonSet keeps running
+        except Exception as error:
             log(f"pass failed, retrying: {error}")
         time.sleep(PERIOD)
 
