@@ -103,6 +103,28 @@ def test_a_size_that_is_neither_auto_nor_a_number_is_named(tmp_path, bad):
     assert f'must be "auto" or whole numbers (CPUs, MiB); got minikube_cpus=auto and minikube_memory_mb={bad}' in output
 
 
+NODES = [
+    # (case, engine info, nodes, expected cpus and memory of each node): "auto" memory is shared.
+    ("docker-desktop-mac-8g", DOCKER_DESKTOP_MAC_8G, 2, 4, 1832),
+    ("linux-16g", LINUX_16G, 2, 4, 4096),
+    ("linux-16g-three", LINUX_16G, 3, 4, 4096),
+]
+
+
+@pytest.mark.parametrize(("case", "info", "nodes", "want_cpus", "want_memory"), NODES, ids=[c[0] for c in NODES])
+def test_several_nodes_share_the_engines_memory(tmp_path, case, info, nodes, want_cpus, want_memory):
+    rc, facts, output = minikube_size(tmp_path, test_engine_info=info, minikube_nodes=nodes)
+    assert rc == 0, output[-3000:]
+    assert (facts["cpus"], facts["memory_mb"]) == (want_cpus, want_memory)
+    assert f"will be created with {want_cpus} CPUs and {want_memory} MiB per node ({nodes} nodes)" in output
+
+
+def test_two_nodes_that_cannot_fit_are_refused_for_their_total(tmp_path):
+    rc, _, output = minikube_size(tmp_path, test_engine_info=COLIMA_4G, minikube_nodes=3)
+    assert rc != 0
+    assert "needs at least 2 CPUs and 5400 MiB for 3 nodes, but Colima's VM" in output
+
+
 def test_other_drivers_are_sized_to_this_machine(tmp_path):
     rc, facts, output = minikube_size(tmp_path, test_machine={"cpus": 8, "memory_mb": 16000})
     assert rc == 0, output[-2000:]

@@ -27,6 +27,7 @@ from tools.cache import tools_bin
 from tools.cluster import pins
 from tools.docker import engine
 from tools.minikube import database
+from tools.minikube.relay import TcpRelay
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET_ENV_NAMES = ("DATABASE_URL", "AUTH_SECRET", "OPENAI_API_KEY")
@@ -73,6 +74,7 @@ class ProfileApp:
         release: str = "todo",
         ingress_port: int | None = None,
         extra_vars: Mapping[str, object] | None = None,
+        nodes: int = 1,
     ) -> None:
         """extra_vars: more switches for every playbook run (e.g. {"todo_autoscaling": True})."""
         self.profile, self.namespace, self.release = profile, namespace, release
@@ -89,9 +91,14 @@ class ProfileApp:
             "todo_kubeconfig": str(self.kubeconfig),
             "todo_namespace": namespace,
             "todo_release": release,
+            "todo_minikube_nodes": nodes,
         }
-        if ingress_port:
+        self.relay: TcpRelay | None = None
+        self.relayed_port = ingress_port if nodes > 1 else None
+        if ingress_port and nodes == 1:
             switches["minikube_start_extra_args"] = [f"--ports=127.0.0.1:{ingress_port}:80"]
+        # With more nodes --ports would be published on each node's container and collide: a
+        # relay on 127.0.0.1 carries the load to the first node's port 80 instead (relay.py).
         switches.update(extra_vars or {})
         self.switches.write_text(yaml.safe_dump(switches))
         self.secrets: dict[str, str] = {}
@@ -131,6 +138,12 @@ class ProfileApp:
     def kubectl_path() -> str:
         return str(pins.bin_dir() / "kubectl")  # the pinned v1.35.1 build (make minikube-offline)
 
+    def nodes(self) -> list[str]:
+        """The profile's node names (= their containers' names with the docker driver), first the control plane."""
+        return [
+            line.split()[0] for line in self.minikube("node", "list", check=True).stdout.splitlines() if line.strip()
+        ]
+
     def pods(self, component: str) -> list[dict]:
         selector = f"app.kubernetes.io/instance={self.release},app.kubernetes.io/component={component}"
         return json.loads(self.kubectl("get", "pods", "-l", selector, "-o", "json").stdout)["items"]
@@ -140,6 +153,9 @@ class ProfileApp:
         playbook's own words when a step fails."""
         engine.ensure_daemon()
         self._step("profile up with the ingress addon", lambda: self.play(CREATE))
+        if self.relayed_port:
+            first_node = self.minikube("ip", check=True).stdout.strip()
+            self.relay = TcpRelay(("127.0.0.1", self.relayed_port), (first_node, 80))
         self.secrets = {
             "DATABASE_URL": database.start(self.profile, self.db_dir),
             # Generated here, never from the caller's shell; the local fake-key shape only.
@@ -152,6 +168,8 @@ class ProfileApp:
             self.teardown()
         finally:
             database.stop(self.db_dir)
+            if self.relay:
+                self.relay.close()
 
     def _step(self, name: str, run) -> None:
         started = time.monotonic()

@@ -62,6 +62,10 @@ IMAGES: dict[str, str] = {
     "coredns": "registry.k8s.io/coredns/coredns:v1.13.1",
     "storage-provisioner": f"gcr.io/k8s-minikube/storage-provisioner:{STORAGE_PROVISIONER_TAG}",
 }
+# What a worker node's kubelet needs before any Pod of ours: kubeadm's images are loaded into the
+# control plane only (bootstrapper UpdateCluster; a worker relies on the preload tarball or a
+# registry, neither of which exists here), so these go on the list loaded into every node.
+WORKER_IMAGES = ("pause", "kube-proxy", "coredns")
 # Binaries the caller passes (the lead's Kubernetes and minikube builds); etcd and coredns may be
 # passed too, otherwise tools.minikube.gobuild builds them; pause is compiled from pause.py.
 REQUIRED_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "storage-provisioner")
@@ -131,17 +135,22 @@ family=${name%%-*}
 exec "/usr/sbin/$family-$mode${name#"$family"}" "$@"
 """
 
+# The Dockerfile steps that put the wrapper (build-context file "iptables-wrapper") in front of
+# iptables: kube-proxy's image and the kindnet substitute's (tools/minikube/kindnet.py).
+IPTABLES_WRAPPER_STEPS = """\
+COPY iptables-wrapper /usr/sbin/iptables-wrapper
+RUN chmod 0755 /usr/sbin/iptables-wrapper \\
+ && for tool in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do \\
+      ln -sf /usr/sbin/iptables-wrapper /usr/local/sbin/$tool; done
+"""
+
 KUBE_PROXY_DOCKERFILE = f"""\
 FROM {base_images.DEBIAN_TAG}
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \\
  && apt-get install -y --no-install-recommends iptables conntrack ipset kmod \\
  && rm -rf /var/lib/apt/lists/*
-COPY iptables-wrapper /usr/sbin/iptables-wrapper
-RUN chmod 0755 /usr/sbin/iptables-wrapper \\
- && for tool in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do \\
-      ln -sf /usr/sbin/iptables-wrapper /usr/local/sbin/$tool; done
-COPY kube-proxy /usr/local/bin/kube-proxy
+{IPTABLES_WRAPPER_STEPS}COPY kube-proxy /usr/local/bin/kube-proxy
 CMD ["/usr/local/bin/kube-proxy"]
 """
 
@@ -285,13 +294,19 @@ def image_inputs(binaries: Mapping[str, Path]) -> dict[str, dict[str, Path]]:
         pause_binary.parent.mkdir(parents=True, exist_ok=True)
         pause_binary.write_bytes(compiled)
         pause_binary.chmod(0o755)
-    wrapper = cache_dir() / "minikube" / "iptables-wrapper"
-    if not wrapper.is_file() or wrapper.read_text() != IPTABLES_WRAPPER:
-        wrapper.write_text(IPTABLES_WRAPPER)
     inputs: dict[str, dict[str, Path]] = {name: {name: Path(resolved[name])} for name in IMAGES if name != "pause"}
     inputs["pause"] = {"pause": pause_binary}
-    inputs["kube-proxy"]["iptables-wrapper"] = wrapper
+    inputs["kube-proxy"]["iptables-wrapper"] = iptables_wrapper_file()
     return inputs
+
+
+def iptables_wrapper_file() -> Path:
+    """IPTABLES_WRAPPER as a build-context file (kept in the cache, rewritten when it changes)."""
+    wrapper = cache_dir() / "minikube" / "iptables-wrapper"
+    wrapper.parent.mkdir(parents=True, exist_ok=True)
+    if not wrapper.is_file() or wrapper.read_text() != IPTABLES_WRAPPER:
+        wrapper.write_text(IPTABLES_WRAPPER)
+    return wrapper
 
 
 def build_images(binaries: Mapping[str, Path], *, force: bool = False) -> dict[str, str]:
@@ -320,3 +335,31 @@ def build_cache_images(binaries: Mapping[str, Path], minikube_home: Path, *, for
             save_to_cache(ref, destination)
             cached[ref] = destination
     return cached
+
+
+def config_file(minikube_home: Path) -> Path:
+    """minikube's global config (localpath.ConfigFile()): <MiniPath>/config/config.json."""
+    return mini_path(minikube_home) / "config" / "config.json"
+
+
+def list_for_every_node(minikube_home: Path, refs: list[str]) -> None:
+    """List images (already in the image cache) under `cache` in minikube's global config, which
+    minikube loads into every node of a profile each time one of its nodes starts (node/start.go
+    CacheAndLoadImagesInConfig; an image the node already has with the same ID is skipped). That
+    is what `minikube cache add` writes (cmd/config AddToConfigMap: {"cache": {"<ref>": null}});
+    the command itself cannot do it here: it refuses without an existing profile, and its --all
+    is never read (v1.38.1 cmd/cache.go: the flag is not bound to viper)."""
+    missing = [ref for ref in refs if not cache_path(minikube_home, ref).is_file()]
+    if missing:
+        raise DockerError(f"not in minikube's image cache: {', '.join(missing)}")
+    with file_lock("minikube-image-cache"):
+        path = config_file(minikube_home)
+        config = json.loads(path.read_text()) if path.is_file() else {}
+        listed = dict(config.get("cache") or {})
+        if all(ref in listed for ref in refs):
+            return
+        config["cache"] = {**listed, **dict.fromkeys(refs)}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = path.with_name(path.name + ".new")
+        staging.write_text(json.dumps(config, indent=4) + "\n")
+        staging.replace(path)

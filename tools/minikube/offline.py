@@ -10,7 +10,10 @@ Steps (each cached; a rerun with nothing changed only checks):
   4. the control-plane and storage-provisioner images into minikube's image cache, and the
      images of the ingress addon (controller substitute and certgen) and of the metrics-server
      addon into the local Docker engine (tools/minikube/images.py, ingress.py, metrics_server.py);
-  5. the record (`$MINIKUBE_HOME/.minikube/todo-offline.json`) of the extra flags this needs,
+  5. the substitute of kindnet's image (the CNI of a multi-node profile) into minikube's cache,
+     and it, pause, kube-proxy and CoreDNS on minikube's list of images loaded into every node
+     as it starts (a worker node gets none of kubeadm's images otherwise; tools/minikube/kindnet.py);
+  6. the record (`$MINIKUBE_HOME/.minikube/todo-offline.json`) of the extra flags this needs,
      which the minikube role reads and prints: after this the user's plain `make deploy` is
      the command.
 """
@@ -29,7 +32,7 @@ from typing import TypeVar
 from tools.cluster import build as cluster_build
 from tools.cluster import pins
 from tools.docker import base_images, engine
-from tools.minikube import build, gobuild, images, ingress, kicbase, metrics_server, paths
+from tools.minikube import build, gobuild, images, ingress, kicbase, kindnet, metrics_server, paths
 
 T = TypeVar("T")
 
@@ -129,6 +132,10 @@ def prepare() -> OfflineRecord:
         timings,
         lambda: metrics_server.build_metrics_server_image(gobuild.build_metrics_server()),
     )
+    timed("kindnet image", timings, kindnet.build_image)
+    timed("kindnet in minikube's cache", timings, lambda: kindnet.save_to_cache(minikube_home))
+    every_node = [kindnet.IMAGE, *(images.IMAGES[name] for name in images.WORKER_IMAGES)]
+    images.list_for_every_node(minikube_home, every_node)
     record = OfflineRecord(
         kubernetes_version=version,
         # --force: minikube refuses the docker driver as root without it (CI runs as root).
