@@ -1,7 +1,7 @@
 """The Go programs inside minikube's images: kube-webhook-certgen (at the version the ingress
-addon uses), metrics-server (the metrics-server addon's) and minikube's storage-provisioner, compiled here from the Go module proxy and
-cached under ${TODO_CACHE:-~/.cache/todo}/minikube/bin/; etcd and CoreDNS are the ones
-tools/cluster/build.py builds for every cluster (pins.py holds their versions, kubeadm
+addon uses), metrics-server (the metrics-server addon's) and minikube's storage-provisioner,
+compiled here from the Go module proxy and cached under ${TODO_CACHE:-~/.cache/todo}/minikube/bin/;
+etcd and CoreDNS are the ones tools/cluster/build.py builds for every cluster (pins.py holds their versions, kubeadm
 v1.35.1's own).
 
 Each one is built through a wrapper module (`require <module> <version>`): `go install m@v`

@@ -56,7 +56,9 @@ from tools.docker.engine import DockerError, ensure_daemon
 from tools.minikube import gobuild, images
 
 FILES = Path(__file__).with_name("ingress")
-CONTROLLER_IMAGE = f"todo-minikube/ingress-controller:traefik-{pins.TRAEFIK_VERSION}-{cluster_build.TRAEFIK_PATCH_LABEL}"
+CONTROLLER_IMAGE = (
+    f"todo-minikube/ingress-controller:traefik-{pins.TRAEFIK_VERSION}-{cluster_build.TRAEFIK_PATCH_LABEL}"
+)
 CERTGEN_IMAGE = f"todo-minikube/kube-webhook-certgen:{gobuild.CERTGEN_VERSION}-v1api"
 CONTROLLER_UID = 101
 
