@@ -109,10 +109,15 @@ def switches(cluster: RemoteCluster, registry_address: str, registry_ca: Path, *
     return ["-e", f"@{path}"]
 
 
-def deploy_cluster(cluster: RemoteCluster, args: list[str], database_url: str = "", *more: str):
-    argv = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "inventory/cluster", "playbooks/deploy-cluster.yml"]
+def play(cluster: RemoteCluster, playbook: str, args: list[str], *more: str, database_url: str = ""):
+    """ansible-playbook -i inventory/cluster playbooks/<playbook> with these switches, as docs/ansible.md shows."""
+    argv = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "inventory/cluster", f"playbooks/{playbook}"]
     env = cluster.app.env(**({"DATABASE_URL": database_url} if database_url else {}))
     return subprocess.run([*argv, *args, *more], cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
+
+
+def deploy_cluster(cluster: RemoteCluster, args: list[str], database_url: str = "", *more: str):
+    return play(cluster, "deploy-cluster.yml", args, *more, database_url=database_url)
 
 
 def recap(run) -> tuple[int, int, int, int]:
@@ -207,3 +212,16 @@ def test_bad_inputs_are_refused_before_anything_is_built(remote_cluster, registr
         todo_registry=""
     )
     assert "Replace CHANGE_ME in your inventory" in refused(todo_ingress_host="CHANGE_ME")
+
+
+def test_status_and_teardown_with_the_cluster_inventory(remote_cluster, deployed):
+    """Last: make status / make teardown with ANSIBLE_ARGS="-i inventory/cluster -e todo_manage_minikube=false"."""
+    without_minikube = ["-e", "todo_manage_minikube=false"]
+    status = play(remote_cluster, "status.yml", deployed, *without_minikube)
+    assert status.returncode == 0, status.stdout[-5000:]
+    report = " ".join(status.stdout.split())
+    assert f"URL: http://{HOST}/" in report and "Health: ok (200)" in report, report[-3000:]
+    teardown = play(remote_cluster, "teardown.yml", deployed, *without_minikube)
+    assert teardown.returncode == 0, teardown.stdout[-5000:]
+    left = remote_cluster.app.kubectl("get", "namespace", NAMESPACE, check=False)
+    assert left.returncode != 0 and "NotFound" in left.stderr, left.stdout
