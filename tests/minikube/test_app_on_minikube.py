@@ -311,8 +311,8 @@ def test_the_ingress_answers_every_sc003_request_at_concurrency_16(app: ProfileA
 def test_a_drain_of_the_second_node_moves_its_pods_without_a_failed_request(
     app: ProfileApp, scenario_cluster: scenarios.Cluster
 ) -> None:
-    """Issue bar: `kubectl drain` of the second node under load: 0 failed requests (on Minikube
-    the pods' shutdown finding applies: SHUTDOWN_FAILURES_SEEN), 0 lost or doubled writes, every
+    """Issue bar: `kubectl drain` of the second node under load: 0 failed requests (as in a
+    rollout: the patched controller stops sending to a terminating Pod), 0 lost or doubled writes, every
     pod Ready on the first node; then uncordoned and the spread restored by a rollout restart
     (the scheduler only places new pods: nothing moves pods back by itself)."""
     second = app.nodes()[1]
