@@ -178,12 +178,12 @@ test-chart: venv kube-clis checkov kube-score ## tier: render, schema, policy an
 
 # Each module of MINIKUBE_MORE starts a profile of its own (15-20 minutes between them), so they
 # are not in `make test` until they share the app's profile.
-MINIKUBE_MORE := tests/minikube/test_deploy_cluster.py tests/minikube/test_autoscaling.py
+MINIKUBE_MORE := tests/minikube/test_two_nodes.py tests/minikube/test_deploy_cluster.py tests/minikube/test_autoscaling.py
 
 test-minikube: venv kube-clis frontend-deps minikube-offline services ## tier: the user's deploy, the app under load and faults, the browser, on real Minikube profiles (Docker, root)
 	$(PYTEST) tests/minikube $(MINIKUBE_MORE:%=--ignore=%) --junitxml=$(ARTIFACTS)/junit/minikube.xml
 
-test-minikube-more: venv kube-clis frontend-deps minikube-offline services ## heavier tier, not in make test: deploy-cluster.yml through a registry, and autoscaling, each on a profile of its own (Docker, root)
+test-minikube-more: venv kube-clis frontend-deps minikube-offline services ## heavier tier, not in make test: two nodes (drain, node loss), deploy-cluster.yml through a registry, and autoscaling, each on a profile of its own (Docker, root)
 	$(PYTEST) $(MINIKUBE_MORE) --junitxml=$(ARTIFACTS)/junit/minikube-more.xml
 
 test-cluster: venv kube-clis control-plane services ## tier: API-level tests of the playbooks on the local control plane (kwok nodes)

@@ -1,11 +1,10 @@
 """The app on a real Minikube, under what only running pods can show: the user's own
-deploy-dev.yml onto a two-node profile (todo_minikube_nodes=2: kindnet's substitute between the
-nodes, each tier's replicas on different nodes; pods under kubelet, the Docker runtime through cri-dockerd, the
+deploy-dev.yml onto a profile (pods under kubelet, the Docker runtime through cri-dockerd, the
 ingress addon's controller, cluster DNS, the Neon-like TLS database on the profile network's
 gateway), a user's journey and the browser scenarios through the Ingress, a rollout, pod kills
 and database faults under load (tools/cluster/scenarios.py, tools/minikube/faults.py), SC-003's
-requests, a drain of the second node and its loss under load (tools/minikube/nodes.py), and a
-teardown that leaves nothing behind.
+requests, and a teardown that leaves nothing behind. Two nodes, a drain and a node loss are
+test_two_nodes.py's (make test-minikube-more).
 
 Load goes to 127.0.0.1 only: the profile publishes the node's port 80 (where the addon's
 controller listens, hostPort) on 127.0.0.1 with `minikube start --ports`. Needs make
@@ -29,18 +28,12 @@ from conftest import RECAP, REPO, free_port
 
 from tools.cluster import sc003, scenarios
 from tools.cluster.traffic import Traffic
-from tools.minikube import faults, nodes
+from tools.minikube import faults
 from tools.minikube.app import ProfileApp, leftovers
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 PROFILE = "todo-app"
-NODES = 2
-# Node loss (containers killed): the node controller marks the node unreachable after its
-# 40 s grace period (node-monitor-grace-period), the endpoints drop the pods then, and the
-# chart's 30 s NoExecute tolerations evict them; replacements start on the other node.
-NODE_LOSS_ENDPOINTS_BOUND = 90.0
-NODE_LOSS_REPLACED_BOUND = 150.0
 SCENARIOS = REPO / "tests" / "e2e" / "browser" / "scenarios.mjs"
 REPORTS = REPO / "test-artifacts" / "minikube"
 # The bars of the fault scenarios (issue: zero lost requests).
@@ -63,7 +56,7 @@ def recap(output: str) -> tuple[int, int, int, int]:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProfileApp]:
-    with ProfileApp(PROFILE, tmp_path_factory.mktemp("app"), ingress_port=free_port(), nodes=NODES) as app:
+    with ProfileApp(PROFILE, tmp_path_factory.mktemp("app"), ingress_port=free_port(), nodes=1) as app:
         print(f"\nMinikube app: {app.timings}")
         yield app
 
@@ -79,19 +72,6 @@ def test_pods_run_and_are_ready_by_kubelets_probes(app: ProfileApp) -> None:
             assert all(s["containerID"].startswith("docker://") for s in statuses)
             assert sum(s["restartCount"] for s in statuses) == 0, statuses
             assert pod["spec"]["nodeName"] in app.nodes()
-
-
-def test_the_profile_has_two_ready_nodes_and_each_tier_is_spread_over_them(app: ProfileApp) -> None:
-    """todo_minikube_nodes=2 through the user's deploy: two Ready nodes (the second's network is
-    kindnet's substitute), and the chart's soft topology spread puts each tier's two replicas on
-    different nodes."""
-    listed = json.loads(app.kubectl("get", "nodes", "-o", "json").stdout)["items"]
-    ready = [n["metadata"]["name"] for n in listed
-             if any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])]  # fmt: skip
-    assert sorted(ready) == sorted(app.nodes()) and len(ready) == NODES, ready
-    for component in ("backend", "frontend"):
-        placed = sorted(p["spec"]["nodeName"] for p in app.pods(component))
-        assert placed == sorted(app.nodes()), (component, placed)
 
 
 def test_every_pod_of_the_offline_minikube_itself_runs(app: ProfileApp) -> None:
@@ -306,54 +286,6 @@ def test_the_ingress_answers_every_sc003_request_at_concurrency_16(app: ProfileA
     for r in results:
         assert len(r.latencies_ms) >= 16, r.line()
         assert r.non_200 == 0, r.line()
-
-
-def test_a_drain_of_the_second_node_moves_its_pods_without_a_failed_request(
-    app: ProfileApp, scenario_cluster: scenarios.Cluster
-) -> None:
-    """Issue bar: `kubectl drain` of the second node under load: 0 failed requests (as in a
-    rollout: the patched controller stops sending to a terminating Pod), 0 lost or doubled writes, every
-    pod Ready on the first node; then uncordoned and the spread restored by a rollout restart
-    (the scheduler only places new pods: nothing moves pods back by itself)."""
-    second = app.nodes()[1]
-    try:
-        result = nodes.drain(scenario_cluster, second)
-    finally:
-        app.kubectl("uncordon", second)
-    report(result)
-    assert result.numbers["pods moved"] == 2, result.numbers  # one replica of each tier
-    assert result.traffic.failures() == [], result.traffic.failures()[:20]
-    assert result.traffic.unexpected() == [], result.traffic.unexpected()[:20]
-    assert (result.lost_writes, result.duplicate_writes) == (0, 0)
-    for component in ("backend", "frontend"):
-        app.kubectl("rollout", "restart", f"deployment/todo-{component}")
-    for component in ("backend", "frontend"):
-        app.kubectl("rollout", "status", f"deployment/todo-{component}", "--timeout=300s")
-    scenario_cluster.wait(
-        "each tier on both nodes again",
-        lambda: all(sorted(v) == sorted(app.nodes()) for v in nodes.spread(scenario_cluster).values()),
-        timeout=120,
-    )
-
-
-def test_losing_the_second_node_fails_requests_only_until_its_pods_are_dropped(
-    app: ProfileApp, scenario_cluster: scenarios.Cluster
-) -> None:
-    """The second node's container killed under load: requests the Ingress sends to its pods fail
-    (a connect that gets no answer) until the endpoints drop them; the chart's tolerations
-    replace them on the first node after 30 s; no acknowledged write is lost. Last before the
-    teardown: the profile keeps a dead node."""
-    second = app.nodes()[1]
-    result = nodes.node_loss(scenario_cluster, second)
-    report(result)
-    assert result.numbers["to endpoints without the lost node's pods (s)"] < NODE_LOSS_ENDPOINTS_BOUND
-    assert result.numbers["to replacements Ready (s)"] < NODE_LOSS_REPLACED_BOUND
-    # Every failure is a 5xx or no answer, and none after the endpoints dropped the lost pods
-    # (plus the controller's notice).
-    settled = result.marks["endpoints dropped"] + INGRESS_NOTICE_SECONDS
-    assert [s for s in result.traffic.failures() if s.started > settled] == []
-    assert result.traffic.unexpected() == [], result.traffic.unexpected()[:20]
-    assert (result.lost_writes, result.duplicate_writes) == (0, 0)
 
 
 def test_teardown_leaves_nothing_behind(app: ProfileApp) -> None:
