@@ -28,6 +28,7 @@ from conftest import RECAP, REPO
 
 from tools.minikube import database, paths, registry
 from tools.minikube.app import CREATE, ProfileApp
+from tools.minikube.nodes import node_containers
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
@@ -165,7 +166,7 @@ def test_images_are_pushed_to_the_registry_and_pulled_from_it(remote_cluster, re
 
 
 def test_nothing_is_built_into_the_nodes_docker(remote_cluster, registry_address, deployed):
-    for node in registry.nodes(PROFILE):
+    for node in node_containers(PROFILE):
         names = subprocess.run(
             ["docker", "exec", node, "docker", "images", "--format", "{{.Repository}}"],
             capture_output=True, text=True, check=True,

@@ -3,9 +3,11 @@ the nodes), each tier's replicas on different nodes, a drain of the second node 
 under load (tools/minikube/nodes.py), and a teardown that leaves nothing behind.
 
 In `make test-minikube-more`, not in `make test`: the profile is one more start, and the node
-loss is an open finding of issue 22 (in its first run, 2026-12-07, the Ingress answered 503 to
-nearly every request from the loss until the replacements were Ready, 85 s, instead of failing
-only the requests sent to the lost pods). Load goes to 127.0.0.1 only (a relay to the first
+loss is an open finding of issue 22: in the first run (2026-12-07, then in the app module) the
+Ingress answered 503 to nearly every request from the loss until the replacements were Ready,
+85 s, instead of failing only the requests sent to the lost pods; the drain itself failed no
+request, but the rollout restart after uncordon did not put each tier back on both nodes
+within 120 s. Load goes to 127.0.0.1 only (a relay to the first
 node's port 80, tools/minikube/relay.py).
 Run on its own: `.venv/bin/pytest tests/minikube/test_two_nodes.py -s` (prints the numbers).
 """

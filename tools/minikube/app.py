@@ -27,6 +27,7 @@ from tools.cache import tools_bin
 from tools.cluster import pins
 from tools.docker import engine
 from tools.minikube import database
+from tools.minikube.nodes import node_containers
 from tools.minikube.relay import TcpRelay
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,7 +58,7 @@ def leftovers(profile: str) -> dict[str, list[str]]:
     """Containers, networks and volumes of a profile (minikube labels them with its name)."""
     label = f"label=name.minikube.sigs.k8s.io={profile}"
     return {
-        "containers": engine.docker("ps", "-a", "--filter", label, "--format", "{{.Names}}").stdout.split(),
+        "containers": node_containers(profile, stopped=True),
         "networks": engine.docker("network", "ls", "--filter", label, "--format", "{{.Name}}").stdout.split(),
         "volumes": engine.docker("volume", "ls", "--filter", label, "--format", "{{.Name}}").stdout.split(),
     }

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tools.cluster import faults, scenarios
 from tools.docker import engine
-from tools.minikube import database
+from tools.minikube import database, nodes
 
 # Carried by every iptables rule a scenario adds here, so a test can see none was left behind.
 RULE_COMMENT = "todo-minikube-faults"
@@ -29,8 +29,7 @@ def bridge(profile: str) -> str:
 
 def kill_container(profile: str, container_id: str) -> None:
     """SIGKILL by the node's own Docker engine, on whichever node of the profile runs it."""
-    label = f"label=name.minikube.sigs.k8s.io={profile}"
-    for node in engine.docker("ps", "--filter", label, "--format", "{{.Names}}").stdout.split():
+    for node in nodes.node_containers(profile):
         killed = engine.docker("exec", node, "docker", "kill", "--signal", "KILL", container_id.removeprefix("docker://"),
                                check=False)  # fmt: skip
         if killed.returncode == 0:

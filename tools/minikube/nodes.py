@@ -7,11 +7,21 @@ pins it there, nodeSelector minikube.k8s.io/primary), so load through 127.0.0.1 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 
 from tools.cluster import scenarios
 from tools.docker import engine
+
+
+def node_containers(profile: str, *, stopped: bool = False) -> list[str]:
+    """The profile's node containers: `<profile>`, `<profile>-m02`, ... (minikube names each
+    node's container by its machine name and labels it with that name, not the profile's, so a
+    label filter on the profile finds only the first node)."""
+    own = re.compile(rf"{re.escape(profile)}(-m\d{{2,}})?")
+    listed = engine.docker("ps", *(["-a"] if stopped else []), "--format", "{{.Names}}").stdout.split()
+    return [name for name in listed if own.fullmatch(name)]
 
 TIERS = ("backend", "frontend")
 

@@ -32,6 +32,7 @@ from tools.cluster import pki
 from tools.docker import engine
 from tools.minikube import gobuild
 from tools.minikube.database import profile_network
+from tools.minikube.nodes import node_containers
 from tools.postgres import free_port
 
 MODULE, VERSION = "github.com/distribution/distribution/v3", "v3.0.0"
@@ -66,18 +67,12 @@ def config(run_dir: Path, address: str, cert: Path, key: Path) -> dict:
     }
 
 
-def nodes(profile: str) -> list[str]:
-    """The profile's node containers (minikube labels each with the profile's name)."""
-    label = f"label=name.minikube.sigs.k8s.io={profile}"
-    return engine.docker("ps", "--filter", label, "--format", "{{.Names}}").stdout.split()
-
-
 def trust(profile: str, address: str, ca_cert: Path) -> list[str]:
     """Make this host's and every node's Docker trust the registry at `address`; returns the nodes."""
     host_dir = HOST_CERTS_D / address
     host_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(ca_cert, host_dir / "ca.crt")
-    found = nodes(profile)
+    found = node_containers(profile)
     for node in found:
         engine.docker("exec", node, "mkdir", "-p", f"/etc/docker/certs.d/{address}")
         engine.docker("cp", str(ca_cert), f"{node}:/etc/docker/certs.d/{address}/ca.crt")
