@@ -23,10 +23,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tools.cluster import build as cluster_build
-from tools.cluster import pins
+from tools.cluster import pins, scenarios
 from tools.docker import engine
-from tools.minikube import gobuild, images
-from tools.minikube.app import REPO, user_env  # noqa: F401 (for the tests)
+from tools.minikube import faults, gobuild, images
+from tools.minikube.app import REPO, ProfileApp, user_env  # noqa: F401 (for the tests)
 
 NEEDED = (*images.REQUIRED_BINARIES, "kubeadm")
 RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
@@ -185,3 +185,19 @@ def api_server(minikube_binaries: dict[str, Path], tmp_path_factory: pytest.Temp
         for process in (apiserver, etcd):
             process.terminate()
             process.wait(timeout=60)
+
+
+REPORTS = REPO / "test-artifacts" / "minikube"
+
+
+def scenario_cluster_of(app: ProfileApp) -> scenarios.Cluster:
+    """The fault scenarios' view of an app deployed on a profile (tools/minikube/faults.py)."""
+    return faults.on_profile(app.profile, app.db_dir, app.ingress, app.env(), app.kubectl_path(), app.deploy)
+
+
+def report(result: scenarios.Result, file_name: str) -> None:
+    """Print a scenario's numbers and append them to test-artifacts/minikube/<file_name>."""
+    print("\n" + result.report())
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    with (REPORTS / file_name).open("a") as out:
+        out.write(result.report() + "\n\n")

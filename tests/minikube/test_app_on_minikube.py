@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 import pytest
-from conftest import RECAP, REPO, free_port
+from conftest import RECAP, REPO, free_port, scenario_cluster_of
+from conftest import report as conftest_report
 
 from tools.cluster import sc003, scenarios
 from tools.cluster.traffic import Traffic
@@ -35,7 +36,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 PROFILE = "todo-app"
 SCENARIOS = REPO / "tests" / "e2e" / "browser" / "scenarios.mjs"
-REPORTS = REPO / "test-artifacts" / "minikube"
 # The bars of the fault scenarios (issue: zero lost requests).
 KILL_WINDOW = 5.0  # seconds after a SIGKILL in which its in-flight requests may fail
 # A request caught by a database outage answers 503 within the backend's DB_CONNECT_TIMEOUT_SECONDS
@@ -181,14 +181,11 @@ def test_a_second_deploy_changes_nothing(app: ProfileApp) -> None:
 
 @pytest.fixture(scope="module")
 def scenario_cluster(app: ProfileApp) -> scenarios.Cluster:
-    return faults.on_profile(PROFILE, app.db_dir, app.ingress, app.env(), app.kubectl_path(), app.deploy)
+    return scenario_cluster_of(app)
 
 
 def report(result: scenarios.Result) -> None:
-    print("\n" + result.report())
-    REPORTS.mkdir(parents=True, exist_ok=True)
-    with (REPORTS / "faults-under-load.txt").open("a") as out:
-        out.write(result.report() + "\n\n")
+    conftest_report(result, "faults-under-load.txt")
 
 
 def test_a_config_change_rolls_both_tiers_without_a_failed_request(scenario_cluster: scenarios.Cluster) -> None:

@@ -18,7 +18,8 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from conftest import REPO, free_port
+from conftest import free_port, scenario_cluster_of
+from conftest import report as conftest_report
 
 from tools.cluster import scenarios
 from tools.minikube import faults, nodes
@@ -29,7 +30,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 PROFILE = "todo-nodes"
 NODES = 2
 INGRESS_NOTICE_SECONDS = 3.0  # the controller applies endpoint changes after its 2 s provider throttle
-REPORTS = REPO / "test-artifacts" / "minikube"
 # Node loss (containers killed): the node controller marks the node unreachable after its
 # 40 s grace period (node-monitor-grace-period), the endpoints drop the pods then, and the
 # chart's 30 s NoExecute tolerations evict them; replacements start on the other node.
@@ -46,14 +46,11 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProfileApp]:
 
 @pytest.fixture(scope="module")
 def scenario_cluster(app: ProfileApp) -> scenarios.Cluster:
-    return faults.on_profile(PROFILE, app.db_dir, app.ingress, app.env(), app.kubectl_path(), app.deploy)
+    return scenario_cluster_of(app)
 
 
 def report(result: scenarios.Result) -> None:
-    print("\n" + result.report())
-    REPORTS.mkdir(parents=True, exist_ok=True)
-    with (REPORTS / "two-nodes-under-load.txt").open("a") as out:
-        out.write(result.report() + "\n\n")
+    conftest_report(result, "two-nodes-under-load.txt")
 
 
 def test_the_profile_has_two_ready_nodes_and_each_tier_is_spread_over_them(app: ProfileApp) -> None:
