@@ -55,7 +55,7 @@ def report(result: scenarios.Result) -> None:
 
 def test_the_profile_has_two_ready_nodes_and_each_tier_is_spread_over_them(app: ProfileApp) -> None:
     """todo_minikube_nodes=2 through the user's deploy: two Ready nodes (the second's network is
-    kindnet's substitute), and the chart's soft topology spread puts each tier's two replicas on
+    kindnet's substitute), and the chart's topology spread puts each tier's two replicas on
     different nodes."""
     listed = json.loads(app.kubectl("get", "nodes", "-o", "json").stdout)["items"]
     ready = [n["metadata"]["name"] for n in listed
