@@ -8,7 +8,7 @@ Ingress answered 503 to nearly every request from the loss until the replacement
 85 s, instead of failing only the requests sent to the lost pods; the drain itself failed no
 request, but the rollout restart after uncordon did not put each tier back on both nodes
 within 120 s. Load goes to 127.0.0.1 only (a relay to the first
-node's port 80, tools/minikube/relay.py).
+node's port 80, tools/tcp_relay.py).
 Run on its own: `.venv/bin/pytest tests/minikube/test_two_nodes.py -s` (prints the numbers).
 """
 
