@@ -70,22 +70,22 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
 {{/*
-A tier's replicas on different nodes when there are several; with one node the skew is always 0
-(one domain), so a one-node Minikube schedules them all. A hard rule, counted per revision
-(pod-template-hash) and over nodes that accept pods (nodeTaintsPolicy Honor), because:
-- a soft rule (ScheduleAnyway) lost to the scheduler's other scores: after a drain, a rollout
-  restart put both replicas on the uncordoned node, and losing that node then lost the tier
-  (503 to every request until the replacements were Ready);
-- counting every revision lets a surge pod balance against the old pods that are about to go;
-- a cordoned or unreachable node (tainted NoSchedule) must not count as a domain, or a drain and
-  a node loss could leave the replacements Pending.
+A tier's replicas on different nodes when there are several. Soft (ScheduleAnyway), so that a node
+short of room, or a single node, still gets them all. The scheduler weighs it against its other
+scores, so it is counted per revision (pod-template-hash) and over nodes that accept pods
+(nodeTaintsPolicy Honor):
+- counted over every revision, a rollout restart after a drain put both replicas on the
+  uncordoned node (the surge pod balanced against old pods about to go, and the emptier node
+  won the tie); losing that node then lost the tier (503 to every request until replacements
+  were Ready);
+- a cordoned or unreachable node (tainted NoSchedule) is no domain to balance against.
 Call with (dict "ctx" $ "component" "backend").
 */}}
 {{- define "todo.spreadOverNodes" -}}
 topologySpreadConstraints:
   - maxSkew: 1
     topologyKey: kubernetes.io/hostname
-    whenUnsatisfiable: DoNotSchedule
+    whenUnsatisfiable: ScheduleAnyway
     nodeTaintsPolicy: Honor
     matchLabelKeys:
       - pod-template-hash
