@@ -5,8 +5,8 @@ under load (tools/minikube/nodes.py), and a teardown that leaves nothing behind.
 In `make test-minikube-more`, not in `make test`: the profile is one more start. Node loss in
 numbers (2026-12-07): before the chart's spread was counted per revision, the rollout restart
 after the drain put both replicas of a tier on the second node, and losing it failed 29,215 of
-30,901 requests (503 until the replacements were Ready, 85 s); since then, 11 of 3,188 fail
-(in flight at the kill, or sent to the dead pod before the endpoints dropped it at 46 s and
+30,901 requests (503 until the replacements were Ready, 85 s); since then, 12 of 2,031 fail
+(in flight at the kill, or sent to the dead pod before the endpoints dropped it at 47 s and
 longer than the client's 10 s with the controller's 5 s connect timeout), 0 writes lost.
 Load goes to 127.0.0.1 only (a relay to the first
 node's port 80, tools/tcp_relay.py).
