@@ -2,7 +2,8 @@
 inventory/cluster): a running Minikube profile used only through its kubeconfig context, as a
 remote cluster would be, the images built in this host's Docker and pushed to a real registry
 (distribution v3.0.0, tools/minikube/registry.py) on the profile network's gateway, the nodes
-pulling them from there, the Ingress class and host from the inventory. No Minikube step runs
+pulling them from there by a name of their own (`host.minikube.internal`: todo_registry_pull),
+the Ingress class and host from the inventory. No Minikube step runs
 in the deploy and nothing is built into a node's Docker.
 
 The cluster is the `remote_cluster` fixture: by default profile todo-reg, two nodes as issue 22
@@ -95,6 +96,8 @@ def switches(cluster: RemoteCluster, registry_address: str, registry_ca: Path, *
         "todo_kube_context": cluster.context,
         "todo_kubeconfig": str(cluster.app.kubeconfig),
         "todo_registry": registry_address,
+        # The nodes pull by a name of their own (todo_registry_pull), not the one pushed to.
+        "todo_registry_pull": registry.pull_address(registry_address),
         "todo_registry_ca_cert": str(registry_ca),
         "todo_image_pull_secret": PULL_SECRET,
         "todo_ingress_class": "nginx",
@@ -136,7 +139,8 @@ def deployed(remote_cluster, registry_address, registry_ca, database_url):
     cluster = remote_cluster
     cluster.app.kubectl("create", "namespace", NAMESPACE, check=False)
     cluster.app.kubectl(
-        "create", "secret", "docker-registry", PULL_SECRET, f"--docker-server={registry_address}",
+        "create", "secret", "docker-registry", PULL_SECRET,
+        f"--docker-server={registry.pull_address(registry_address)}",
         "--docker-username=todo", f"--docker-password={secrets.token_urlsafe(16)}", check=False,
     )  # fmt: skip
     args = switches(cluster, registry_address, registry_ca)
@@ -160,13 +164,13 @@ def test_images_are_pushed_to_the_registry_and_pulled_from_it(remote_cluster, re
     assert {p["spec"]["nodeName"] for p in pods} == set(remote_cluster.app.nodes()), pods
     for pod in pods:
         image = pod["spec"]["containers"][0]["image"]
-        assert image.startswith(f"{registry_address}/todo-"), image
+        assert image.startswith(f"{registry.pull_address(registry_address)}/todo-"), image
         assert image.rsplit(":", 1)[1] in backend_tags, (image, backend_tags)
         assert pod["spec"]["imagePullSecrets"] == [{"name": PULL_SECRET}]
         assert all(c["type"] != "Ready" or c["status"] == "True" for c in pod["status"]["conditions"]), pod["status"]
         status = pod["status"]["containerStatuses"][0]
         # The node pulled it: the runtime knows it by the registry's digest.
-        assert status["ready"] and f"{registry_address}/todo-" in status["imageID"], status
+        assert status["ready"] and f"{registry.pull_address(registry_address)}/todo-" in status["imageID"], status
 
 
 def test_nothing_is_built_into_the_nodes_docker(remote_cluster, registry_address, deployed):

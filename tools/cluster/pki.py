@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography import x509
@@ -135,16 +136,25 @@ def generate(directory: Path, service_ip: str) -> dict[str, Path]:
 
 
 def server_certificate(
-    directory: Path, common_name: str, addresses: list[str], ca_cert_path: str, ca_key_path: str
+    directory: Path,
+    common_name: str,
+    addresses: list[str],
+    ca_cert_path: str,
+    ca_key_path: str,
+    dns_names: Sequence[str] = (),
 ) -> tuple[Path, Path]:
-    """A serving certificate for `addresses` (IPs), signed by the run's CA; returns (cert, key)."""
+    """A serving certificate for `addresses` (IPs) and `dns_names`, signed by the run's CA;
+    returns (cert, key)."""
     ca_cert = x509.load_pem_x509_certificate(Path(ca_cert_path).read_bytes())
     ca_key = serialization.load_pem_private_key(Path(ca_key_path).read_bytes(), password=None)
     key = _key()
     cert = (
         _builder(_name(common_name), ca_cert.subject, key.public_key())
         .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]), critical=False
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses] + [x509.DNSName(n) for n in dns_names]
+            ),
+            critical=False,
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())

@@ -3,12 +3,15 @@
 `registry:3` image), compiled here from the Go module proxy, run as a process with TLS from a CA
 generated at start (never committed), listening on the gateway of the profile's Docker network.
 
-That one address is the registry's name on both sides: this host pushes to it (its own address
-on the bridge) and the profile's nodes pull from it (inside a node 127.0.0.1 is the node
-itself). Both Docker engines trust the CA as a cluster admin would set it up,
+This host pushes to the gateway's address (its own on the bridge); the nodes can pull by that
+address too, or by a name of their own, `host.minikube.internal` (minikube writes it into every
+node's /etc/hosts for that gateway), as a cluster often pulls by another name than the one a CI
+pushes to (`todo_registry_pull`); the certificate names both (inside a node 127.0.0.1 is the
+node itself). Both Docker engines trust the CA as a cluster admin would set it up,
 /etc/docker/certs.d/<host:port>/ca.crt (read at each pull and push, no restart): `trust` writes it
-on this host and into every node of the profile, `stop` removes the host's copy.
-tests/minikube/test_deploy_cluster.py runs it (start(PROFILE, DIR) returns its host:port).
+on this host and, for both names, into every node of the profile; `stop` removes the host's copy.
+tests/minikube/test_deploy_cluster.py runs it (start(PROFILE, DIR) returns its host:port;
+pull_address(...) the nodes' name for it).
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from tools.postgres import free_port
 MODULE, VERSION = "github.com/distribution/distribution/v3", "v3.0.0"
 RECORD = "registry.json"
 HOST_CERTS_D = Path("/etc/docker/certs.d")
+# minikube's name for the host inside every node (constants.HostAlias).
+NODE_NAME_FOR_HOST = "host.minikube.internal"
 
 
 class RegistryError(RuntimeError):
@@ -67,15 +72,22 @@ def config(run_dir: Path, address: str, cert: Path, key: Path) -> dict:
     }
 
 
+def pull_address(address: str) -> str:
+    """The nodes' own name for the registry at `address` (gateway:port)."""
+    return f"{NODE_NAME_FOR_HOST}:{address.rsplit(':', 1)[1]}"
+
+
 def trust(profile: str, address: str, ca_cert: Path) -> list[str]:
-    """Make this host's and every node's Docker trust the registry at `address`; returns the nodes."""
+    """Make this host's and every node's Docker trust the registry at `address` (and the nodes'
+    by its pull address too); returns the nodes."""
     host_dir = HOST_CERTS_D / address
     host_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(ca_cert, host_dir / "ca.crt")
     found = node_containers(profile)
     for node in found:
-        engine.docker("exec", node, "mkdir", "-p", f"/etc/docker/certs.d/{address}")
-        engine.docker("cp", str(ca_cert), f"{node}:/etc/docker/certs.d/{address}/ca.crt")
+        for name in (address, pull_address(address)):
+            engine.docker("exec", node, "mkdir", "-p", f"/etc/docker/certs.d/{name}")
+            engine.docker("cp", str(ca_cert), f"{node}:/etc/docker/certs.d/{name}/ca.crt")
     return found
 
 
@@ -97,7 +109,12 @@ def start(profile: str, run_dir: Path) -> str:
     gateway, _subnet = profile_network(profile)
     certs = pki.generate(run_dir / "pki", "10.96.0.1")
     cert, key = pki.server_certificate(
-        run_dir / "pki", "todo-registry", [gateway, "127.0.0.1"], str(certs["ca_cert"]), str(certs["ca_key"])
+        run_dir / "pki",
+        "todo-registry",
+        [gateway, "127.0.0.1"],
+        str(certs["ca_cert"]),
+        str(certs["ca_key"]),
+        dns_names=[NODE_NAME_FOR_HOST],
     )
     address = f"{gateway}:{free_port()}"
     (run_dir / "config.yml").write_text(yaml.safe_dump(config(run_dir, address, cert, key)))
