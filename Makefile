@@ -18,7 +18,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PYTEST := $(VENV_BIN)/pytest -p no:cacheprovider
 TIERS := lint unit backend frontend e2e images docker chart cluster minikube
 
-.PHONY: help preflight setup venv kube-clis node deploy-tools frontend-deps api-types checkov kube-score cluster-tools control-plane minikube minikube-offline deploy deploy-cluster teardown status test test-fast services system-deps postgres dockerd \
+.PHONY: help preflight setup venv kube-clis node deploy-tools frontend-deps api-types checkov kube-score cluster-tools control-plane minikube minikube-offline minikube-offline-autoscaling deploy deploy-cluster teardown status test test-fast services system-deps postgres dockerd \
         cluster-up cluster-status cluster-down \
         $(addprefix test-,$(TIERS)) test-lint-python test-lint-yaml \
         test-lint-ansible test-lint-helm test-lint-frontend lock bench clean
@@ -77,6 +77,9 @@ minikube: venv ## a real minikube (pinned, compiled from its Go module; needs Go
 
 minikube-offline: venv dockerd ## what `minikube start` downloads, made here for a machine without container registries (Go, Docker; root)
 	$(VENV_BIN)/python -m tools.minikube offline
+
+minikube-offline-autoscaling: venv dockerd ## minikube-offline and the metrics-server addon's image, for -e todo_autoscaling=true on such a machine
+	$(VENV_BIN)/python -m tools.minikube offline --with-metrics-server
 
 setup: venv kube-clis frontend-deps checkov kube-score cluster-tools minikube ## install everything into .venv, node_modules and the tool cache; run nothing
 
@@ -183,7 +186,7 @@ MINIKUBE_MORE := tests/minikube/test_two_nodes.py tests/minikube/test_deploy_clu
 test-minikube: venv kube-clis frontend-deps minikube-offline services ## tier: the user's deploy, the app under load and faults, the browser, on real Minikube profiles (Docker, root)
 	$(PYTEST) tests/minikube $(MINIKUBE_MORE:%=--ignore=%) --junitxml=$(ARTIFACTS)/junit/minikube.xml
 
-test-minikube-more: venv kube-clis frontend-deps minikube-offline services ## heavier tier, not in make test: two nodes (drain, node loss), deploy-cluster.yml through a registry, and autoscaling, each on a profile of its own (Docker, root)
+test-minikube-more: venv kube-clis frontend-deps minikube-offline-autoscaling services ## heavier tier, not in make test: two nodes (drain, node loss), deploy-cluster.yml through a registry, and autoscaling, each on a profile of its own (Docker, root)
 	$(PYTEST) $(MINIKUBE_MORE) --junitxml=$(ARTIFACTS)/junit/minikube-more.xml
 
 test-cluster: venv kube-clis control-plane services ## tier: API-level tests of the playbooks on the local control plane (kwok nodes)

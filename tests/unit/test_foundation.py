@@ -148,9 +148,7 @@ def test_each_tier_target_installs_what_it_needs_on_a_fresh_clone(tmp_path: Path
         lines = plan.stdout.splitlines()
         # The tier's own command: pytest, vitest (npm test), or the linter it runs.
         main = max(
-            i
-            for i, line in enumerate(lines)
-            if "pytest" in line or "npm test" in line or line.split()[:1] in LINTERS
+            i for i, line in enumerate(lines) if "pytest" in line or "npm test" in line or line.split()[:1] in LINTERS
         )
         for need in needs:
             first = next((i for i, line in enumerate(lines) if need in line), None)

@@ -70,7 +70,7 @@ def test_an_addons_images_are_loaded_only_when_the_deploy_enables_it(tmp_path, i
     mini.mkdir()
     record = {
         "start_args": [],
-        "addon_args": {},
+        "addon_args": {"metrics-server": ["--images=MetricsServer=todo-minikube/metrics:1"]},
         "node_images": ["base/python:1"],
         "addon_images": {
             "ingress": ["ingress/controller:1", "ingress/certgen:1"],
@@ -85,6 +85,24 @@ def test_an_addons_images_are_loaded_only_when_the_deploy_enables_it(tmp_path, i
     )  # fmt: skip
     assert run.returncode == 0, run.output[-3000:]
     assert run.task_result("Show what the role read")["msg"]["images"] == expected
+
+
+def test_autoscaling_without_metrics_server_in_the_record_fails_naming_the_make_target(tmp_path):
+    """An offline preparation made without --with-metrics-server: the deploy stops at once."""
+    from tools.minikube import paths
+
+    mini = tmp_path / ".minikube"
+    mini.mkdir()
+    record = {"start_args": [], "addon_args": {"ingress": ["--images=x"]}, "addon_images": {}}
+    (mini / paths.RECORD).write_text(json.dumps(record))
+    run = run_playbook(
+        ROOT / "tests" / "unit" / "playbooks" / "minikube_offline.yml",
+        "-e", json.dumps({"minikube_enable_metrics_server": True}),
+        env=base_env(MINIKUBE_HOME=str(mini)),
+    )  # fmt: skip
+    assert run.returncode == 2, run.output[-3000:]
+    assert "make minikube-offline-autoscaling" in run.stdout
+    assert run.recap["changed"] == 0
 
 
 def test_the_role_starts_the_pinned_kubernetes_by_default():

@@ -148,7 +148,8 @@ def test_a_failed_meanwhile_command_is_shown_with_its_log(tmp_path):
 
 def test_an_interrupted_run_stops_the_background_work(tmp_path):
     repo = tier_repo(tmp_path, tmp_path / "never")
-    (repo / "Makefile").write_text("test-slow:\n\tsleep 60\n")
+    tier_pidfile = tmp_path / "tier.pid"
+    (repo / "Makefile").write_text(f"test-slow:\n\techo $$$$ > {tier_pidfile}; sleep 60\n")
     pidfile = tmp_path / "background.pid"
     runner = subprocess.Popen(
         ["bash", "scripts/run-tiers.sh", "--meanwhile", f"echo $$ > {pidfile}; sleep 300", "slow"],
@@ -162,6 +163,12 @@ def test_an_interrupted_run_stops_the_background_work(tmp_path):
         assert time.monotonic() < deadline, "the meanwhile command did not start"
         time.sleep(0.1)
     background = int(pidfile.read_text())
+    # Ctrl-C while a tier runs. Sent any earlier, it can land in the child bash has forked for
+    # make before that child execs (bash's own race): make then starts unaware and bash waits
+    # out the whole tier before running its trap (a 30 s timeout, seen once under load).
+    while not (tier_pidfile.exists() and tier_pidfile.read_text().strip()):
+        assert time.monotonic() < deadline, "the tier did not start"
+        time.sleep(0.1)
     os.killpg(runner.pid, signal.SIGINT)  # Ctrl-C reaches the terminal's process group
     runner.wait(timeout=30)
     deadline = time.monotonic() + 10

@@ -14,12 +14,10 @@ leftover check) finds one left behind.
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import subprocess
-import threading
-import time
 from dataclasses import dataclass
+
+from tools.tcp_relay import TcpRelay
 
 
 @dataclass(frozen=True)
@@ -69,55 +67,19 @@ class SlowDatabase:
 
     def __init__(self, path: DatabasePath, delay: float) -> None:
         self.path, self.delay = path, delay
-        # The proxy's own connections come from this host, not through the bridge: not redirected.
-        self.target = ("127.0.0.1", path.port)
-        self.listener = socket.create_server((path.address, 0))
-        self.port = self.listener.getsockname()[1]
-        self._stop = threading.Event()
-        self._sockets: list[socket.socket] = []
+        self.relay: TcpRelay | None = None
 
-    def _rule(self) -> list[str]:
+    def _rule(self, port: int) -> list[str]:
         match = ["-i", self.path.bridge, "-p", "tcp", "-d", self.path.address, "--dport", str(self.path.port)]
-        return ["PREROUTING", *match, *self.path._comment(), "-j", "REDIRECT", "--to-ports", str(self.port)]
-
-    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while not self._stop.is_set():
-                data = src.recv(65536)
-                if not data:
-                    break
-                time.sleep(self.delay)
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-    def _accept(self) -> None:
-        self.listener.settimeout(0.5)
-        while not self._stop.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-            upstream = socket.create_connection(self.target, timeout=5)
-            upstream.settimeout(None)
-            self._sockets += [client, upstream]
-            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client), daemon=True).start()
+        return ["PREROUTING", *match, *self.path._comment(), "-j", "REDIRECT", "--to-ports", str(port)]
 
     def __enter__(self) -> SlowDatabase:
-        threading.Thread(target=self._accept, daemon=True).start()
-        _insert("nat", self._rule())
+        # The relay's own connections come from this host, not through the bridge: not redirected.
+        self.relay = TcpRelay((self.path.address, 0), ("127.0.0.1", self.path.port), delay=self.delay)
+        _insert("nat", self._rule(self.relay.port))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _delete_all("nat", self._rule())
-        self._stop.set()
-        self.listener.close()
-        for s in self._sockets:
-            s.close()
+        assert self.relay is not None
+        _delete_all("nat", self._rule(self.relay.port))
+        self.relay.close()

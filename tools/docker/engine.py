@@ -179,12 +179,50 @@ def _dockerd_pid_alive(pidfile: Path = Path("/var/run/docker.pid")) -> bool:
         return False
 
 
+# Kubernetes' Service addresses: minikube's default range (constants.DefaultServiceCIDR), which
+# holds the cluster tier's 10.96.0.0/16 too.
+SERVICE_RANGE = "10.96.0.0/12"
+
+
+def our_daemon(pidfile: Path = Path("/var/run/docker.pid")) -> bool:
+    """Whether the answering dockerd is one `ensure_daemon` started: its output goes to our log."""
+    try:
+        pid = int(pidfile.read_text().strip())
+        return os.readlink(f"/proc/{pid}/fd/1") == str(dockerd_log().resolve())
+    except (OSError, ValueError):
+        return False
+
+
+def confine_service_traffic() -> bool:
+    """Drop what containers of a dockerd we run send to Kubernetes' Service range past the host.
+
+    A pod reaches a Service (10.96.0.1 is the apiserver's) by kube-proxy's DNAT on its own node.
+    In a node's first seconds, before kube-proxy has written its rules, such a packet is routed
+    like any other address: out of the node, through dockerd's NAT, to the host's uplink. On a
+    laptop nothing answers there; in CI's sandbox something on the uplink's network answered
+    10.96.0.1:443 with a certificate of its own (2026-12-07: minikube's storage-provisioner
+    failed on "x509: cannot validate certificate for 10.96.0.1 because it doesn't contain any IP
+    SANs", a second restart the minikube tier rejects). Dropped here (DOCKER-USER: dockerd's
+    chain for its users' rules, kept across its restarts) the packet gets no answer, as on a
+    laptop, and no test traffic leaves for an address that is not ours. Idempotent; returns
+    True if it added the rule. A Docker that someone else runs is never changed.
+    """
+    if not our_daemon():
+        return False
+    rule = ["DOCKER-USER", "-d", SERVICE_RANGE, "-j", "DROP"]
+    if run(["iptables", "-C", *rule], check=False).returncode == 0:
+        return False
+    run(["iptables", "-I", *rule])
+    return True
+
+
 def ensure_daemon(timeout: float = 60.0) -> bool:
     """Make sure a Docker daemon answers. Returns True if this call started dockerd.
 
     An answering daemon (a user's Docker, a CI service) is left alone. Otherwise dockerd is started
     in the background, detached from this process so it outlives the test session, logging to
-    ${TODO_CACHE:-~/.cache/todo}/dockerd.log. With TODO_NO_DOCKER set (the unit tier sets it: it
+    ${TODO_CACHE:-~/.cache/todo}/dockerd.log. A daemon of ours, new or found running, gets the
+    Service-range rule (`confine_service_traffic`). With TODO_NO_DOCKER set (the unit tier sets it: it
     promises no Docker) it refuses at once, whatever answers.
     """
     refusal = os.environ.get("TODO_NO_DOCKER")
@@ -192,9 +230,11 @@ def ensure_daemon(timeout: float = 60.0) -> bool:
         raise DockerError(f"Docker is not to be used here (TODO_NO_DOCKER: {refusal})")
     first = _docker_info()
     if first.returncode == 0:
+        confine_service_traffic()
         return False
     with file_lock("dockerd"):
         if daemon_running():  # another test process started it while we waited for the lock
+            confine_service_traffic()
             return False
         process = None
         if not _dockerd_pid_alive():
@@ -221,6 +261,7 @@ def ensure_daemon(timeout: float = 60.0) -> bool:
                     start_new_session=True,
                 )
         _wait_for_daemon(timeout, process)
+    confine_service_traffic()
     return True
 
 

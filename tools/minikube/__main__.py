@@ -4,6 +4,9 @@ python -m tools.minikube install   compile the pinned minikube and link it into
                                    $TODO_CACHE/tools/bin, unless you have a minikube of your own
 python -m tools.minikube offline   everything a real `minikube start` and the ingress addon
                                    would download, prepared here (make minikube-offline)
+python -m tools.minikube offline --with-metrics-server
+                                   and the metrics-server addon's image, which only autoscaling
+                                   needs (make minikube-offline-autoscaling)
 """
 
 from __future__ import annotations
@@ -48,13 +51,18 @@ def install() -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.minikube", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("install", "offline"))
+    parser.add_argument(
+        "--with-metrics-server",
+        action="store_true",
+        help="offline: also build the metrics-server addon's image (autoscaling needs it)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "install":
             install()
         else:
             install()
-            offline.main()
+            offline.main(args.with_metrics_server)
     except (BuildError, DockerError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -28,7 +28,7 @@ from tools.cluster import pins
 from tools.docker import engine
 from tools.minikube import database
 from tools.minikube.nodes import node_containers
-from tools.minikube.relay import TcpRelay
+from tools.tcp_relay import TcpRelay
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET_ENV_NAMES = ("DATABASE_URL", "AUTH_SECRET", "OPENAI_API_KEY")
@@ -99,7 +99,7 @@ class ProfileApp:
         if ingress_port and nodes == 1:
             switches["minikube_start_extra_args"] = [f"--ports=127.0.0.1:{ingress_port}:80"]
         # With more nodes --ports would be published on each node's container and collide: a
-        # relay on 127.0.0.1 carries the load to the first node's port 80 instead (relay.py).
+        # relay on 127.0.0.1 carries the load to the first node's port 80 instead (tools/tcp_relay.py).
         switches.update(extra_vars or {})
         self.switches.write_text(yaml.safe_dump(switches))
         self.secrets: dict[str, str] = {}

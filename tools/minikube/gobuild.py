@@ -26,9 +26,7 @@ Build environment: GOMODCACHE/GOCACHE under the shared ~/.cache/todo/go, GOTOOLC
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -66,7 +64,7 @@ STORAGE_PROVISIONER_PATCH: cluster_build.Patch = (
 )
 
 
-class GoBuildError(RuntimeError):
+class GoBuildError(cluster_build.BuildError):
     pass
 
 
@@ -78,26 +76,12 @@ def bin_dir() -> Path:
     return minikube_cache() / "bin"
 
 
-def go_env() -> dict[str, str]:
-    go_root = cache_root() / "go"
-    return {
-        **os.environ,
-        "GOMODCACHE": str(go_root / "mod"),
-        "GOCACHE": str(go_root / "build"),
-        "GOTOOLCHAIN": "local",
-        "GOFLAGS": "-mod=mod -buildvcs=false",
-        "CGO_ENABLED": "0",
-    }
+# One Go environment and runner for every Go build of the harness (tools/cluster/build.py's).
+go_env = cluster_build.go_env
 
 
 def run_go(args: list[str], cwd: Path, env: Mapping[str, str]) -> str:
-    go = shutil.which("go", path=env.get("PATH"))
-    if go is None:
-        raise GoBuildError("`go` is not on PATH (Go >= 1.24 is needed)")
-    proc = subprocess.run(["nice", "-n", "10", go, *args], cwd=cwd, env=dict(env), capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise GoBuildError(f"go {' '.join(args)} failed in {cwd} (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
-    return proc.stdout
+    return cluster_build.run_go([cluster_build.require_go(), *args], cwd, dict(env))
 
 
 def module_dir(module: str, version: str, env: Mapping[str, str]) -> Path:

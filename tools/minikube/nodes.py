@@ -23,6 +23,7 @@ def node_containers(profile: str, *, stopped: bool = False) -> list[str]:
     listed = engine.docker("ps", *(["-a"] if stopped else []), "--format", "{{.Names}}").stdout.split()
     return [name for name in listed if own.fullmatch(name)]
 
+
 TIERS = ("backend", "frontend")
 
 

@@ -99,7 +99,10 @@ def fill_binaries_cache(kube_bin: Path, kubernetes_version: str) -> Path:
     return target
 
 
-def prepare() -> OfflineRecord:
+def prepare(with_metrics_server: bool = False) -> OfflineRecord:
+    """Build and record what `minikube start` downloads. metrics-server (only autoscaling needs
+    it, and its compile is one of the longest) is built when asked for, and recorded whenever
+    its image is here."""
     if not engine.privileged_containers_work():
         raise engine.DockerError(
             "this Docker daemon cannot start --privileged containers here (the sandbox lacks "
@@ -127,11 +130,15 @@ def prepare() -> OfflineRecord:
         timings,
         lambda: ingress.build_ingress_images(cluster_build.binary_path("traefik"), gobuild.build_certgen()),
     )
-    metrics = timed(
-        "metrics-server addon image",
-        timings,
-        lambda: metrics_server.build_metrics_server_image(gobuild.build_metrics_server()),
-    )
+    metrics = None
+    if with_metrics_server or engine.image_id(metrics_server.IMAGE):
+        metrics = timed(
+            "metrics-server addon image",
+            timings,
+            lambda: metrics_server.build_metrics_server_image(gobuild.build_metrics_server()),
+        )
+    else:
+        log("metrics-server addon image: not built (only autoscaling needs it: make minikube-offline-autoscaling)")
     timed("kindnet image", timings, kindnet.build_image)
     timed("kindnet in minikube's cache", timings, lambda: kindnet.save_to_cache(minikube_home))
     every_node = [kindnet.IMAGE, *(images.IMAGES[name] for name in images.WORKER_IMAGES)]
@@ -147,10 +154,13 @@ def prepare() -> OfflineRecord:
         ],
         addon_args={
             "ingress": [f"--images={ingress.addon_images_flag()}"],
-            metrics_server.ADDON: [f"--images={metrics_server.addon_images_flag(metrics)}"],
+            **({metrics_server.ADDON: [f"--images={metrics_server.addon_images_flag(metrics)}"]} if metrics else {}),
         },
         node_images=list(BASE_IMAGE_ARGS.values()),
-        addon_images={"ingress": [addon["controller"], addon["certgen"]], metrics_server.ADDON: [metrics]},
+        addon_images={
+            "ingress": [addon["controller"], addon["certgen"]],
+            **({metrics_server.ADDON: [metrics]} if metrics else {}),
+        },
         image_build_args=dict(BASE_IMAGE_ARGS),
         env={"MINIKUBE_WANTUPDATENOTIFICATION": "false"},
     )
@@ -172,6 +182,6 @@ def write_record(record: OfflineRecord) -> Path:
     return path
 
 
-def main() -> None:
-    record = prepare()
+def main(with_metrics_server: bool = False) -> None:
+    record = prepare(with_metrics_server)
     log(f"recorded in {paths.record_path()}; `make deploy` adds to minikube start: {' '.join(record.start_args)}")

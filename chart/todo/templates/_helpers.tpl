@@ -69,6 +69,31 @@ app.kubernetes.io/component: {{ .component }}
 app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
+{{/*
+A tier's replicas on different nodes when there are several. Soft (ScheduleAnyway), so that a node
+short of room, or a single node, still gets them all. The scheduler weighs it against its other
+scores, so it is counted per revision (pod-template-hash) and over nodes that accept pods
+(nodeTaintsPolicy Honor):
+- counted over every revision, a rollout restart after a drain put both replicas on the
+  uncordoned node (the surge pod balanced against old pods about to go, and the emptier node
+  won the tie); losing that node then lost the tier (503 to every request until replacements
+  were Ready);
+- a cordoned or unreachable node (tainted NoSchedule) is no domain to balance against.
+Call with (dict "ctx" $ "component" "backend").
+*/}}
+{{- define "todo.spreadOverNodes" -}}
+topologySpreadConstraints:
+  - maxSkew: 1
+    topologyKey: kubernetes.io/hostname
+    whenUnsatisfiable: ScheduleAnyway
+    nodeTaintsPolicy: Honor
+    matchLabelKeys:
+      - pod-template-hash
+    labelSelector:
+      matchLabels:
+        {{- include "todo.componentSelectorLabels" . | nindent 8 }}
+{{- end }}
+
 {{- define "todo.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "todo.fullname" .) .Values.serviceAccount.name }}

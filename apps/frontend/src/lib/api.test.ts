@@ -53,6 +53,21 @@ describe("createApi", () => {
     expect(onUnauthorized).toHaveBeenCalledTimes(1);
   });
 
+  it("does not announce a lost session for a request the sign-out overtook", async () => {
+    const onUnauthorized = vi.fn();
+    let answer: (res: Response) => void = () => {};
+    const fetch = async (input: string) =>
+      input.endsWith("/auth/logout")
+        ? new Response(null, { status: 204 })
+        : new Promise<Response>((resolve) => (answer = resolve));
+    const api = createApi({ fetch, onUnauthorized });
+    const counts = api.listTasks(); // under way when the person signs out
+    await api.logout();
+    answer(new Response(JSON.stringify({ detail: "Not authenticated" }), { status: 401 }));
+    await expect(counts).rejects.toMatchObject({ kind: "unauthorized" });
+    expect(onUnauthorized).not.toHaveBeenCalled();
+  });
+
   it("puts a taken email next to the email field", async () => {
     const api = createApi({ fetch: recordingFetch(409, { detail: "An account with this email already exists" }) });
     await expect(api.register({ email: "a@b.co", password: "longenough" })).rejects.toMatchObject({

@@ -23,7 +23,8 @@ export interface ApiOptions {
   /** Extra headers for every request (the server forwards the visitor's Cookie). */
   headers?: Record<string, string>;
   fetch?: FetchLike;
-  /** Called once for every 401, before the error is thrown (the browser goes to sign in). */
+  /** Called once for every 401, before the error is thrown (the browser goes to sign in); not
+   *  after logout(): a request still under way then gets its 401 from the sign-out itself. */
   onUnauthorized?: () => void;
 }
 
@@ -52,6 +53,9 @@ function isNotConfigured(body: unknown): boolean {
 export function createApi(options: ApiOptions = {}) {
   const baseUrl = options.baseUrl ?? "";
   const doFetch: FetchLike = options.fetch ?? ((input, init) => fetch(input, init));
+  // Set by logout(): a browser fetch started before the sign-out (the counts after an add)
+  // can come back 401 after it, and must not send the person to "your session has expired".
+  let signedOut = false;
 
   async function request<T>(
     method: string,
@@ -77,7 +81,7 @@ export function createApi(options: ApiOptions = {}) {
     if (res.ok) return parsed as T;
     const special = opts.errorFor?.(res.status, parsed);
     const error = special ?? errorFromResponse(res.status, parsed);
-    if (error.kind === "unauthorized" && !opts.allow401) options.onUnauthorized?.();
+    if (error.kind === "unauthorized" && !opts.allow401 && !signedOut) options.onUnauthorized?.();
     throw error;
   }
 
@@ -98,7 +102,10 @@ export function createApi(options: ApiOptions = {}) {
         errorFor: (status) =>
           status === 401 ? new ApiError("unauthorized", "Email or password is incorrect.", 401) : null,
       }),
-    logout: () => request<void>("POST", "/api/v1/auth/logout", undefined, { allow401: true }),
+    logout: () => {
+      signedOut = true;
+      return request<void>("POST", "/api/v1/auth/logout", undefined, { allow401: true });
+    },
     me: () => request<User>("GET", "/api/v1/auth/me"),
 
     listTasks: (filters: Partial<TaskFilters> & { limit?: number; offset?: number } = {}) =>
