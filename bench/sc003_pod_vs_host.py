@@ -27,6 +27,16 @@ container's own cgroup.
     .venv/bin/python bench/sc003_pod_vs_host.py [--seconds 10] [--keep] [--profile todo-bench]
         [--steps health,tasks,page8,page1] [--rounds 1]
 
+Reading the CPU ratio (issue 24, measured with this bench and per-process /proc counters): the
+pods' extra CPU per render is user time, not kernel time, and the backend's Python pods show
+the same ratio as the frontend's Node ones. It is neither the Node build (the same binary),
+nor the Ingress's connection per request (host/close costs no more), nor the cgroup the
+process is scheduled in (the host process moved into the node container's cgroup costs what
+it costs in its own), nor V8's young generation (--max-semi-space-size=16 in the pods did not
+lower it). What moves it: the two frontend replicas splitting the requests on two cores
+(--pod-frontend-replicas 1 brings the pod to about 1.0-1.2x the host) and, by about a tenth,
+V8 sizing its heap from the 256Mi limit (the host process started in a 256Mi memory cgroup).
+
 On a shared machine one round's pod/host ratio swings with whatever else runs: --rounds N
 measures every step N times on each side in turn and summarises medians (N=3 is ~1.5 min per
 step with the three sides at 10 s).
@@ -267,14 +277,20 @@ def release_config(app: ProfileApp) -> dict[str, str]:
     return next(m["data"] for m in maps if "WEB_CONCURRENCY" in m.get("data", {}))
 
 
-def set_pod_node_options(app: ProfileApp, value: str) -> None:
-    """A diagnosis, not the deploy path: NODE_OPTIONS on the frontend Deployment (empty: none),
-    then wait for the rollout."""
+def change_frontend(app: ProfileApp, verb: tuple[str, ...], setting: str) -> None:
+    """A diagnosis, not the deploy path: `kubectl <verb> deployment -l <the frontend> <setting>`
+    (set env, scale), then wait for the rollout. It stays until changed back (a --keep profile
+    too)."""
     selector = f"app.kubernetes.io/instance={app.release},app.kubernetes.io/component=frontend"
-    setting = f"NODE_OPTIONS={value}" if value else "NODE_OPTIONS-"
-    app.kubectl("set", "env", "deployment", "-l", selector, setting)
+    app.kubectl(*verb, "deployment", "-l", selector, setting)
     for name in app.kubectl("get", "deployments", "-l", selector, "-o", "name").stdout.split():
         app.kubectl("rollout", "status", name, "--timeout=300s")
+
+
+def set_pod_node_options(app: ProfileApp, value: str) -> None:
+    """NODE_OPTIONS on the frontend Deployment (empty: none). Node refuses some flags there
+    (--trace-gc): the rollout then never finishes."""
+    change_frontend(app, ("set", "env"), f"NODE_OPTIONS={value}" if value else "NODE_OPTIONS-")
 
 
 def pod_env(app: ProfileApp, component: str, name: str) -> str:
@@ -607,6 +623,11 @@ def main() -> int:
     parser.add_argument(
         "--pod-node-options", help="set NODE_OPTIONS on the frontend Deployment first ('' removes it; a diagnosis)"
     )
+    parser.add_argument(
+        "--pod-frontend-replicas",
+        type=positive_int,
+        help="scale the frontend Deployment first (a diagnosis: one process serving every request)",
+    )
     args = parser.parse_args()
     work_dir = pins.cache_root() / "bench" / args.profile
     started = time.monotonic()
@@ -617,6 +638,8 @@ def main() -> int:
               f" {app.timings}; Ingress {app.ingress}")  # fmt: skip
         if args.pod_node_options is not None:
             set_pod_node_options(app, args.pod_node_options)
+        if args.pod_frontend_replicas is not None:
+            change_frontend(app, ("scale",), f"--replicas={args.pod_frontend_replicas}")
         standalone = copy_frontend_out(app, work_dir / "frontend-app")
         print(f"node in the pod:  {pod_node_facts(app)}")
         print(f"node on the host: {host_node_facts(args.host_node_options)}; {os.cpu_count()} CPUs here")
