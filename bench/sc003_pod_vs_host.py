@@ -19,11 +19,27 @@ Sides: `pod` (http://127.0.0.1:<port> through the Ingress), `host` (the host pro
 limit) and, as root, `host@limit` (the same processes in a cgroup with the CPU quota the
 pod's container has: the host under the pod's CPU). For every side and step it prints p50/p95,
 req/s, CPU ms per request (the pods' cgroups; the host processes' /proc), the CFS counters
-(periods, throttled periods, throttled ms) as deltas over the step, and the load average.
+(periods, throttled periods, throttled ms) as deltas over the step, the load average and how
+busy the machine's CPUs were (per-request CPU grows when they are saturated by anything).
 The pods' counters are read inside the node (`docker exec <profile> ...`) from each
 container's own cgroup.
 
     .venv/bin/python bench/sc003_pod_vs_host.py [--seconds 10] [--keep] [--profile todo-bench]
+        [--steps health,tasks,page8,page1] [--rounds 1]
+
+Reading the CPU ratio (issue 24, measured with this bench and per-process /proc counters): the
+pods' extra CPU per render is user time, not kernel time, and the backend's Python pods show
+the same ratio as the frontend's Node ones. It is neither the Node build (the same binary),
+nor the Ingress's connection per request (host/close costs no more), nor the cgroup the
+process is scheduled in (the host process moved into the node container's cgroup costs what
+it costs in its own), nor V8's young generation (--max-semi-space-size=16 in the pods did not
+lower it). What moves it: the two frontend replicas splitting the requests on two cores
+(--pod-frontend-replicas 1 brings the pod to about 1.0-1.2x the host) and, by about a tenth,
+V8 sizing its heap from the 256Mi limit (the host process started in a 256Mi memory cgroup).
+
+On a shared machine one round's pod/host ratio swings with whatever else runs: --rounds N
+measures every step N times on each side in turn and summarises medians (N=3 is ~1.5 min per
+step with the three sides at 10 s).
 
 --keep leaves the profile, its database and the state to reuse them under
 $TODO_CACHE/bench/<profile>; a later run without --keep reuses and then deletes them.
@@ -45,6 +61,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -72,14 +89,32 @@ class Step:
     path: str
     concurrency: int
     component: str  # the container that serves it: whose CPU counters the step reads
+    key: str  # its name for --steps
 
 
 STEPS = (
-    Step("GET /api/v1/health", "/api/v1/health", 16, "backend"),
-    Step(sc003.TASK_LIST[0], sc003.TASK_LIST[1], 16, "backend"),
-    Step("signed-in page /", "/", 8, "frontend"),
-    Step("signed-in page /", "/", 1, "frontend"),
+    Step("GET /api/v1/health", "/api/v1/health", 16, "backend", "health"),
+    Step(sc003.TASK_LIST[0], sc003.TASK_LIST[1], 16, "backend", "tasks"),
+    Step("signed-in page /", "/", 8, "frontend", "page8"),
+    Step("signed-in page /", "/", 1, "frontend", "page1"),
 )
+
+
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def chosen_steps(text: str) -> tuple[Step, ...]:
+    """--steps: comma-separated keys, in the bench's order (a diagnosis of one component need
+    not wait for the others')."""
+    keys = [key.strip() for key in text.split(",") if key.strip()]
+    unknown = sorted(set(keys) - {step.key for step in STEPS})
+    if unknown or not keys:
+        known = ", ".join(step.key for step in STEPS)
+        raise argparse.ArgumentTypeError(f"unknown step(s) {', '.join(unknown) or '(none given)'}; choose from {known}")
+    return tuple(step for step in STEPS if step.key in keys)
 
 
 # ---------------------------------------------------------------- CPU counters
@@ -93,6 +128,10 @@ class Cpu:
     periods: int = 0
     throttled: int = 0
     throttled_ms: float = 0.0
+    # usage split into user and kernel time: JavaScript, GC and JIT show up in the first,
+    # syscalls, the network path and page faults in the second
+    user_ms: float = 0.0
+    system_ms: float = 0.0
 
     def __add__(self, other: Cpu) -> Cpu:
         return Cpu(*(a + b for a, b in zip(self.fields(), other.fields(), strict=True)))
@@ -100,8 +139,8 @@ class Cpu:
     def __sub__(self, other: Cpu) -> Cpu:
         return Cpu(*(a - b for a, b in zip(self.fields(), other.fields(), strict=True)))
 
-    def fields(self) -> tuple[float, int, int, float]:
-        return (self.usage_ms, self.periods, self.throttled, self.throttled_ms)
+    def fields(self) -> tuple[float, int, int, float, float, float]:
+        return (self.usage_ms, self.periods, self.throttled, self.throttled_ms, self.user_ms, self.system_ms)
 
 
 def parse_cpu_stat(text: str) -> dict[str, str]:
@@ -109,13 +148,23 @@ def parse_cpu_stat(text: str) -> dict[str, str]:
     return dict(line.split(" ", 1) for line in text.strip().splitlines() if " " in line)
 
 
-def cpu_from_stat(stat: dict[str, str], usage_ms: float | None = None) -> Cpu:
-    """cgroup v2 counts in microseconds (throttled_usec, usage_usec), v1 in nanoseconds
-    (throttled_time; cpuacct.usage, which the node script prints as usage_ns)."""
-    if usage_ms is None:
-        usage_ms = int(stat.get("usage_usec", 0)) / 1000 or int(stat.get("usage_ns", 0)) / 1e6
+def cpu_from_stat(stat: dict[str, str], own: Cpu | None = None) -> Cpu:
+    """cgroup v2 counts in microseconds (throttled_usec, usage_usec, user_usec, system_usec), v1
+    in nanoseconds (throttled_time; cpuacct.usage, which the node script prints as usage_ns) and
+    clock ticks (cpuacct.stat, printed as cpuacct_user and cpuacct_system). own: the usage as
+    the process's /proc counts it, in place of the cgroup's."""
     throttled_ms = int(stat.get("throttled_usec", 0)) / 1000 or int(stat.get("throttled_time", 0)) / 1e6
-    return Cpu(usage_ms, int(stat.get("nr_periods", 0)), int(stat.get("nr_throttled", 0)), throttled_ms)
+    if own is None:
+        tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+        own = Cpu(
+            usage_ms=int(stat.get("usage_usec", 0)) / 1000 or int(stat.get("usage_ns", 0)) / 1e6,
+            user_ms=int(stat.get("user_usec", 0)) / 1000 or int(stat.get("cpuacct_user", 0)) * tick_ms,
+            system_ms=int(stat.get("system_usec", 0)) / 1000 or int(stat.get("cpuacct_system", 0)) * tick_ms,
+        )
+    counters = Cpu(
+        periods=int(stat.get("nr_periods", 0)), throttled=int(stat.get("nr_throttled", 0)), throttled_ms=throttled_ms
+    )
+    return own + counters
 
 
 def quota(stat: dict[str, str]) -> tuple[int | None, int]:
@@ -143,7 +192,7 @@ for d in "$root" "$root/cpu,cpuacct" "$root/cpu"; do
   if [ -r "$d/cpu.max" ]; then echo "cpu.max $(cat "$d/cpu.max")"
   else echo "cpu.max $(cat "$d/cpu.cfs_quota_us") $(cat "$d/cpu.cfs_period_us")"; fi
   for u in "$d/cpuacct.usage" "$root/cpuacct/cpuacct.usage"; do
-    if [ -r "$u" ]; then echo "usage_ns $(cat "$u")"; break; fi
+    if [ -r "$u" ]; then echo "usage_ns $(cat "$u")"; sed 's/^/cpuacct_/' "${u%.usage}.stat"; break; fi
   done
   for m in "$root/memory.peak" "$root/memory/memory.max_usage_in_bytes"; do
     if [ -r "$m" ]; then echo "memory_peak $(cat "$m")"; break; fi
@@ -228,14 +277,20 @@ def release_config(app: ProfileApp) -> dict[str, str]:
     return next(m["data"] for m in maps if "WEB_CONCURRENCY" in m.get("data", {}))
 
 
-def set_pod_node_options(app: ProfileApp, value: str) -> None:
-    """A diagnosis, not the deploy path: NODE_OPTIONS on the frontend Deployment (empty: none),
-    then wait for the rollout."""
+def change_frontend(app: ProfileApp, verb: tuple[str, ...], setting: str) -> None:
+    """A diagnosis, not the deploy path: `kubectl <verb> deployment -l <the frontend> <setting>`
+    (set env, scale), then wait for the rollout. It stays until changed back (a --keep profile
+    too)."""
     selector = f"app.kubernetes.io/instance={app.release},app.kubernetes.io/component=frontend"
-    setting = f"NODE_OPTIONS={value}" if value else "NODE_OPTIONS-"
-    app.kubectl("set", "env", "deployment", "-l", selector, setting)
+    app.kubectl(*verb, "deployment", "-l", selector, setting)
     for name in app.kubectl("get", "deployments", "-l", selector, "-o", "name").stdout.split():
         app.kubectl("rollout", "status", name, "--timeout=300s")
+
+
+def set_pod_node_options(app: ProfileApp, value: str) -> None:
+    """NODE_OPTIONS on the frontend Deployment (empty: none). Node refuses some flags there
+    (--trace-gc): the rollout then never finishes."""
+    change_frontend(app, ("set", "env"), f"NODE_OPTIONS={value}" if value else "NODE_OPTIONS-")
 
 
 def pod_env(app: ProfileApp, component: str, name: str) -> str:
@@ -298,14 +353,16 @@ def with_cleanup(run: Callable[[], None], cleanup: Callable[[], None]) -> None:
 # ---------------------------------------------------------------- the host
 
 
-def tree_cpu_ms(pid: int) -> float:
-    """User + system CPU of a process and its descendants (Linux /proc)."""
+def tree_cpu(pid: int) -> Cpu:
+    """User and system CPU of a process and its descendants (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    own = (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+    user, system = int(fields[11]) * tick_ms, int(fields[12]) * tick_ms
+    own = Cpu(usage_ms=user + system, user_ms=user, system_ms=system)
     children = [
         int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()
     ]
-    return own + sum(tree_cpu_ms(child) for child in children)
+    return sum((tree_cpu(child) for child in children), own)
 
 
 class HostCgroup:
@@ -352,9 +409,9 @@ class HostStack:
 
     def cpu(self, component: str) -> Cpu:
         proc = self.backend if component == "backend" else self.frontend
-        usage = tree_cpu_ms(proc.popen.pid)
+        usage = tree_cpu(proc.popen.pid)
         group = self.cgroups.get(component)
-        return cpu_from_stat(group.stat(), usage) if group else Cpu(usage)
+        return cpu_from_stat(group.stat(), usage) if group else usage
 
     def stop(self) -> None:
         for proc in (self.frontend, self.backend):
@@ -425,9 +482,13 @@ class Row:
     result: sc003.PathLatency
     cpu: Cpu
     load: float
+    machine_busy: float  # the share of all this machine's CPU time that was busy during the step
 
     def p(self, q: float) -> float:
         return percentile(self.result.latencies_ms, q)
+
+    def cpu_per_request(self) -> float:
+        return self.cpu.usage_ms / max(len(self.result.latencies_ms), 1)
 
     def line(self) -> str:
         n = max(len(self.result.latencies_ms), 1)
@@ -439,8 +500,16 @@ class Row:
         return (
             f"  {self.side:<11} p50 {self.p(0.5):6.1f} ms  p95 {self.p(0.95):6.1f} ms"
             f"  {len(self.result.latencies_ms) / self.result.seconds:6.0f} req/s  non-200 {self.result.non_200}"
-            f"  | {self.step.component} cpu {self.cpu.usage_ms / n:5.2f} ms/req, {throttle}; load {self.load:.1f}"
+            f"  | {self.step.component} cpu {self.cpu_per_request():5.2f} ms/req"
+            f" ({self.cpu.user_ms / n:.2f} user, {self.cpu.system_ms / n:.2f} sys), {throttle}; load {self.load:.1f},"
+            f" machine {self.machine_busy:.0%} busy"
         )
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs since boot (/proc/stat; idle and iowait are not busy)."""
+    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
 
 
 def run_step(side: Side, step: Step, seconds: float) -> Row:
@@ -450,12 +519,13 @@ def run_step(side: Side, step: Step, seconds: float) -> Row:
         args = (base, side.cookies, step.label, step.path, step.concurrency)
         sc003.measure_path(*args, WARM_UP_SECONDS, side.headers)
         load = os.getloadavg()[0]
-        before = side.cpu(step.component)
+        before, ticks = side.cpu(step.component), machine_ticks()
         result = sc003.measure_path(*args, seconds, side.headers)
         used = side.cpu(step.component) - before
+        busy, total = (now - then for now, then in zip(machine_ticks(), ticks, strict=True))
     finally:
         side.finish(step.component)
-    return Row(side.name, step, result, used, load)
+    return Row(side.name, step, result, used, load, busy / max(total, 1))
 
 
 def host_sides(host: HostStack, pod_quota: dict[str, tuple[int | None, int]], fresh: bool) -> list[Side]:
@@ -474,15 +544,28 @@ def host_sides(host: HostStack, pod_quota: dict[str, tuple[int | None, int]], fr
     return [plain, *close, Side("host@limit", host.urls, cookies, host.cpu, prepare=limit, finish=unlimit)]
 
 
-def summary(rows: list[Row]) -> str:
-    """One line per step: p95 per side, and the pod's p95 over each host side's."""
-    lines = [f"{'step':<24} {'c':>3}  " + "  ".join(f"{s:>17}" for s in dict.fromkeys(r.side for r in rows))]
-    lines[0] += "  p95 pod/host"
-    for step in STEPS:
+def summary(rows: list[Row], steps: tuple[Step, ...]) -> str:
+    """One line per step: p50 / p95 per side, then the pod's p95 and CPU per request over each
+    host side's. With several rounds each cell is the median over the rounds and each ratio the
+    median of the rounds' ratios: a round's sides ran one after another, under about the same
+    load from whatever else shares the machine."""
+    sides = list(dict.fromkeys(r.side for r in rows))
+    lines = [f"{'step':<24} {'c':>3}  " + "  ".join(f"{s:>17}" for s in sides) + "  pod/host: p95, cpu ms/req"]
+    for step in steps:
         mine = [r for r in rows if r.step == step]
-        cells = "  ".join(f"{r.p(0.5):7.1f} / {r.p(0.95):7.1f}" for r in mine)
-        pod = next(r for r in mine if r.side == "pod").p(0.95)
-        ratios = ", ".join(f"{pod / r.p(0.95):.2f}x ({r.side})" for r in mine if r.side != "pod")
+        by_side = {side: [r for r in mine if r.side == side] for side in sides}
+        cells = "  ".join(
+            f"{median([r.p(0.5) for r in by_side[s]]):7.1f} / {median([r.p(0.95) for r in by_side[s]]):7.1f}"
+            for s in sides
+        )
+        rounds = list(zip(*by_side.values(), strict=True))  # one tuple of rows per round, in side order
+        pod = sides.index("pod")
+        ratios = ", ".join(
+            f"{median([r[pod].p(0.95) / r[i].p(0.95) for r in rounds]):.2f}x"
+            f" {median([r[pod].cpu_per_request() / max(r[i].cpu_per_request(), 1e-9) for r in rounds]):.2f}x ({side})"
+            for i, side in enumerate(sides)
+            if side != "pod"
+        )
         lines.append(f"{step.label:<24} {step.concurrency:>3}  {cells}  {ratios}")
     return "\n".join(lines)
 
@@ -490,7 +573,9 @@ def summary(rows: list[Row]) -> str:
 # ---------------------------------------------------------------- main
 
 
-def measure_all(app: ProfileApp, host: HostStack, seconds: float, fresh: bool) -> list[Row]:
+def measure_all(
+    app: ProfileApp, host: HostStack, steps: tuple[Step, ...], rounds: int, seconds: float, fresh: bool
+) -> list[Row]:
     ids = {component: container_ids(app, component) for component in ("backend", "frontend")}
     stats = {component: node_cgroup_stat(app.profile, ids[component][0]) for component in ids}
     pod_quota = {component: quota(stat) for component, stat in stats.items()}
@@ -503,17 +588,30 @@ def measure_all(app: ProfileApp, host: HostStack, seconds: float, fresh: bool) -
                pods_cpu(app, ids))  # fmt: skip
     sides = [pod, *host_sides(host, pod_quota, fresh)]
     rows = []
-    for step in STEPS:
+    for step in steps:
         print(f"{step.label} c={step.concurrency} ({step.path}):", flush=True)
-        for side in sides:
-            rows.append(run_step(side, step, seconds))
-            print(rows[-1].line(), flush=True)
+        for _ in range(rounds):
+            for side in sides:
+                rows.append(run_step(side, step, seconds))
+                print(rows[-1].line(), flush=True)
     return rows
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per side and step")
+    parser.add_argument(
+        "--steps",
+        type=chosen_steps,
+        default=STEPS,
+        help=f"comma-separated, of {','.join(step.key for step in STEPS)} (default: all)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=positive_int,
+        default=1,
+        help="measure each step this many times on every side, in turn (medians in the summary)",
+    )
     parser.add_argument("--profile", default=PROFILE)
     parser.add_argument("--keep", action="store_true", help="leave the profile and its database for the next run")
     parser.add_argument(
@@ -525,6 +623,11 @@ def main() -> int:
     parser.add_argument(
         "--pod-node-options", help="set NODE_OPTIONS on the frontend Deployment first ('' removes it; a diagnosis)"
     )
+    parser.add_argument(
+        "--pod-frontend-replicas",
+        type=positive_int,
+        help="scale the frontend Deployment first (a diagnosis: one process serving every request)",
+    )
     args = parser.parse_args()
     work_dir = pins.cache_root() / "bench" / args.profile
     started = time.monotonic()
@@ -535,6 +638,8 @@ def main() -> int:
               f" {app.timings}; Ingress {app.ingress}")  # fmt: skip
         if args.pod_node_options is not None:
             set_pod_node_options(app, args.pod_node_options)
+        if args.pod_frontend_replicas is not None:
+            change_frontend(app, ("scale",), f"--replicas={args.pod_frontend_replicas}")
         standalone = copy_frontend_out(app, work_dir / "frontend-app")
         print(f"node in the pod:  {pod_node_facts(app)}")
         print(f"node on the host: {host_node_facts(args.host_node_options)}; {os.cpu_count()} CPUs here")
@@ -543,8 +648,8 @@ def main() -> int:
             f" host {args.host_node_options or '(none)'}"
         )
         host = start_host(app, standalone, args.host_node_options)
-        rows = measure_all(app, host, args.seconds, args.host_fresh_connections)
-        print("\np50 / p95 ms per side\n" + summary(rows))
+        rows = measure_all(app, host, args.steps, args.rounds, args.seconds, args.host_fresh_connections)
+        print("\np50 / p95 ms per side\n" + summary(rows, args.steps))
         print(memory_peaks(app))
         print(f"load average now: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
