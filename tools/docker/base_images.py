@@ -166,8 +166,14 @@ def node_recipe(debian_hash: str) -> dict[str, object]:
 # --------------------------------------------------------------------------------------------
 
 
+# The cache's tmp dir is shared with other builders (tools/minikube/images.py's
+# "minikube-image-*"): the base images' work dirs carry a prefix of their own, and only those
+# are cleaned up (a wider pattern once removed a minikube image's build context mid-build).
+WORK_PREFIX = "base-image-"
+
+
 def _work_dir(prefix: str) -> Path:
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=cache_dir() / "tmp"))
+    return Path(tempfile.mkdtemp(prefix=WORK_PREFIX + prefix, dir=cache_dir() / "tmp"))
 
 
 def _mounts_under(path: Path) -> list[str]:
@@ -320,7 +326,7 @@ def ensure_base_images(force: bool = False) -> list[BaseImageResult]:
     (cache_dir() / "tmp").mkdir(exist_ok=True)
     results = []
     with file_lock("base-images"):
-        for stale in (cache_dir() / "tmp").glob("*-*-*"):  # left by a killed run; we hold the lock
+        for stale in (cache_dir() / "tmp").glob(f"{WORK_PREFIX}*"):  # left by a killed run; we hold the lock
             _remove_tree(stale)
         debian = debian_recipe(host_apt_sources(), HOST_CA_BUNDLE.read_bytes())
         debian_hash = recipe_hash(debian)
