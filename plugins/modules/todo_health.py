@@ -82,6 +82,15 @@ options:
     description:
       - A PEM file of CA certificates to verify the server with.
     type: path
+  server_name:
+    description:
+      - For an https O(url) whose host is an address (an Ingress's IP), the name to ask the
+        server for there. It is sent as TLS SNI, checked against the certificate (with
+        O(ca_path) or the system's CAs), and sent as the C(Host) header unless O(headers) has
+        one. The request still goes to the URL's address, so the name need not resolve on
+        this machine.
+      - With it, redirects are not followed (a 3xx is itself the status) and no proxy is used.
+    type: str
   use_proxy:
     description:
       - Whether to honour the proxy environment variables. Off by default because a
@@ -122,6 +131,12 @@ EXAMPLES = r"""
       Host: todo.local
     status_code: [200, 302, 307, 308]
     follow_redirects: false
+
+- name: Through an Ingress with TLS, by its IP, for a host no DNS knows yet
+  todo_health:
+    url: "https://{{ minikube_ip }}/api/v1/health"
+    server_name: todo.example.test
+    ca_path: /etc/todo/ingress-ca.pem
 
 - name: One quick probe that may fail without failing the play
   todo_health:
@@ -173,8 +188,10 @@ url:
 import http.client
 import json
 import socket
+import ssl
 import time
 from urllib.error import HTTPError, URLError
+from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native, to_text
@@ -211,22 +228,61 @@ def json_subset_mismatch(expected, actual, path="$"):
     return None
 
 
+class NamedHTTPSConnection(http.client.HTTPSConnection):
+    """Connects to the URL's address and asks TLS there for `server_name` (SNI and the
+    certificate's name), which http.client would take from the URL's host."""
+
+    def __init__(self, host, port, server_name, **kwargs):
+        super().__init__(host, port, **kwargs)
+        self.server_name = server_name
+
+    def connect(self):
+        sock = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.server_name)
+
+
+def named_request(params, timeout):
+    """One request to O(url)'s address for O(server_name); returns (status, body bytes)."""
+    parts = urlsplit(params["url"])
+    context = ssl.create_default_context(cafile=params["ca_path"])
+    if not params["validate_certs"]:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    conn = NamedHTTPSConnection(
+        parts.hostname, parts.port or 443, params["server_name"], timeout=timeout, context=context
+    )
+    headers = dict(params["headers"])
+    if not any(key.lower() == "host" for key in headers):
+        headers["Host"] = params["server_name"]
+    try:
+        conn.request(
+            params["method"], (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), headers=headers
+        )
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
 def probe(params, timeout):
     """Send one request. Returns (status, body_text, error); status is -1 and error
     is set when no HTTP answer arrived."""
     try:
-        response = open_url(
-            params["url"],
-            method=params["method"],
-            headers=params["headers"],
-            timeout=timeout,
-            validate_certs=params["validate_certs"],
-            ca_path=params["ca_path"],
-            use_proxy=params["use_proxy"],
-            follow_redirects="urllib2" if params["follow_redirects"] else "none",
-        )
-        status = response.getcode()
-        body = response.read()
+        if params["server_name"]:
+            status, body = named_request(params, timeout)
+        else:
+            response = open_url(
+                params["url"],
+                method=params["method"],
+                headers=params["headers"],
+                timeout=timeout,
+                validate_certs=params["validate_certs"],
+                ca_path=params["ca_path"],
+                use_proxy=params["use_proxy"],
+                follow_redirects="urllib2" if params["follow_redirects"] else "none",
+            )
+            status = response.getcode()
+            body = response.read()
     except HTTPError as exc:
         # 4xx/5xx (and 3xx when redirects are not followed) still carry a status.
         status = exc.code
@@ -279,6 +335,8 @@ def run(module):
             module.fail_json(msg=f"{name} must not be negative")
     if params["timeout"] == 0:
         module.fail_json(msg="timeout must be greater than 0")
+    if params["server_name"] and urlsplit(params["url"]).scheme != "https":
+        module.fail_json(msg=f"server_name is for an https url; got {params['url']}")
 
     start = time.monotonic()
     deadline = start + params["wait_timeout"]
@@ -332,6 +390,7 @@ def main():
             validate_certs=dict(type="bool", default=True),
             ca_path=dict(type="path"),
             use_proxy=dict(type="bool", default=False),
+            server_name=dict(type="str"),
         ),
         supports_check_mode=True,
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import ssl
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ import httpx
 import pytest
 from conftest import RECAP, REPO
 
+from tools.cluster import pki
 from tools.minikube import database, paths, registry
 from tools.minikube.app import CREATE, ProfileApp
 from tools.minikube.nodes import node_containers
@@ -39,6 +41,7 @@ NODES = 2  # of todo-reg; a TODO_REMOTE_PROFILE keeps its own
 NAMESPACE = "todo-remote"
 HOST = "todo.remote.test"
 PULL_SECRET = "todo-registry"  # pragma: allowlist secret (a Secret's name)
+TLS_SECRET = "todo-remote-tls"  # pragma: allowlist secret (a Secret's name)
 TAG = f"cluster-{secrets.token_hex(4)}"
 
 
@@ -221,6 +224,35 @@ def test_bad_inputs_are_refused_before_anything_is_built(remote_cluster, registr
         todo_registry=""
     )
     assert "Replace CHANGE_ME in your inventory" in refused(todo_ingress_host="CHANGE_ME")
+
+
+def test_https_through_the_ingress_with_the_inventorys_tls_secret(remote_cluster, database_url, deployed, tmp_path):
+    """todo_ingress_tls_secret with a certificate for HOST from a CA made now, given as
+    todo_ingress_ca_cert: the deploy's final check and `make status` reach the app over https at
+    the Ingress's address, naming HOST in TLS (HOST resolves nowhere here), and plain http is
+    redirected there. Then the plain deploy again, which the next test reports on."""
+    certs = pki.generate(tmp_path, "10.96.0.1")
+    cert, key = pki.server_certificate(
+        tmp_path, "todo-remote-ingress", [], str(certs["ca_cert"]), str(certs["ca_key"]), dns_names=[HOST]
+    )
+    remote_cluster.app.kubectl("create", "secret", "tls", TLS_SECRET, f"--cert={cert}", f"--key={key}")
+    switches_tls = {"todo_ingress_tls_secret": TLS_SECRET, "todo_ingress_ca_cert": str(certs["ca_cert"])}
+    tls = [*deployed, "-e", json.dumps(switches_tls)]
+    run = deploy_cluster(remote_cluster, tls, database_url)
+    said = " ".join(run.stdout.split())
+    assert run.returncode == 0 and f"Open https://{HOST}/" in said, run.stdout[-8000:]
+    address = remote_cluster.ingress_address
+    trusting = ssl.create_default_context(cafile=str(certs["ca_cert"]))
+    with httpx.Client(verify=trusting, timeout=10, trust_env=False) as c:
+        health = c.get(f"https://{address}/api/v1/health", headers={"Host": HOST}, extensions={"sni_hostname": HOST})
+        assert health.status_code == 200 and health.json()["status"] == "ok", health.text
+        plain = c.get(f"http://{address}/api/v1/health", headers={"Host": HOST})
+        assert plain.is_redirect and plain.headers["location"].startswith(f"https://{HOST}/"), plain.headers
+    status = play(remote_cluster, "status.yml", tls, "-e", "todo_manage_minikube=false")
+    report = " ".join(status.stdout.split())
+    assert f"URL: https://{HOST}/" in report and "Health: ok (200)" in report, report[-3000:]
+    back = deploy_cluster(remote_cluster, deployed, database_url)
+    assert back.returncode == 0 and f"Open http://{HOST}/" in " ".join(back.stdout.split()), back.stdout[-8000:]
 
 
 def test_status_and_teardown_with_the_cluster_inventory(remote_cluster, deployed):

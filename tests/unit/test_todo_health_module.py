@@ -279,3 +279,74 @@ def test_ansible_cli_loads_the_module_in_check_mode(fresh):
     assert run.returncode == 0, run.stdout + run.stderr
     assert "attempts: 3" in run.stdout
     assert "changed: false" in run.stdout
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory):
+    """The scripted server behind TLS on 127.0.0.1, with a certificate for todo.test only,
+    signed by a CA made now; records the SNI name each handshake asked for."""
+    import ssl
+
+    from tools.cluster import pki
+
+    directory = tmp_path_factory.mktemp("tls")
+    certs = pki.generate(directory, "10.96.0.1")
+    cert, key = pki.server_certificate(
+        directory, "todo-test", [], str(certs["ca_cert"]), str(certs["ca_key"]), dns_names=["todo.test"]
+    )
+    srv = Server()
+    srv.sni: list[str | None] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda _sock, name, _ctx: srv.sni.append(name)
+    srv.httpd.socket = context.wrap_socket(srv.httpd.socket, server_side=True)
+    srv.thread.start()
+    srv.ca = str(certs["ca_cert"])
+    yield srv
+    srv.httpd.shutdown()
+    srv.httpd.server_close()
+
+
+def https_url(server, path: str) -> str:
+    return server.url(path).replace("http://", "https://", 1)
+
+
+def test_server_name_reaches_a_tls_ingress_by_address_for_its_host(tls_server, capsys):
+    tls_server.sni.clear()
+    failed, result = run_module(
+        capsys, url=https_url(tls_server, "/ok"), server_name="todo.test", ca_path=tls_server.ca,
+        expected_json={"status": "ok"}, wait_timeout=0,
+    )  # fmt: skip
+    assert not failed, result
+    assert tls_server.sni == ["todo.test"]
+    assert tls_server.headers["/ok"]["Host"] == "todo.test"
+
+
+def test_server_name_still_checks_the_certificate(tls_server, capsys):
+    failed, result = run_module(
+        capsys, url=https_url(tls_server, "/ok"), server_name="other.test", ca_path=tls_server.ca, wait_timeout=0
+    )
+    assert failed and "certificate" in result["last_error"] and "other.test" in result["last_error"], result
+    # Without it the address is what the certificate is checked against, and it names no address.
+    failed, result = run_module(capsys, url=https_url(tls_server, "/ok"), ca_path=tls_server.ca, wait_timeout=0)
+    assert failed and "certificate" in result["last_error"], result
+    # An unknown CA fails too, unless the check is turned off.
+    failed, result = run_module(capsys, url=https_url(tls_server, "/ok"), server_name="todo.test", wait_timeout=0)
+    assert failed and "certificate verify failed" in result["last_error"], result
+    failed, result = run_module(
+        capsys, url=https_url(tls_server, "/ok"), server_name="todo.test", validate_certs=False, wait_timeout=0
+    )
+    assert not failed, result
+
+
+def test_server_name_takes_a_redirect_as_its_status(tls_server, capsys):
+    failed, result = run_module(
+        capsys, url=https_url(tls_server, "/redirect"), server_name="todo.test", ca_path=tls_server.ca,
+        status_code=[307], wait_timeout=0,
+    )  # fmt: skip
+    assert not failed and result["status"] == 307, result
+
+
+def test_server_name_needs_an_https_url(capsys):
+    failed, result = run_module(capsys, url="http://127.0.0.1:1/", server_name="todo.test")
+    assert failed and result["msg"] == "server_name is for an https url; got http://127.0.0.1:1/"

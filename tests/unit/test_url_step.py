@@ -15,11 +15,13 @@ PLAYBOOK = ROOT / "tests" / "unit" / "playbooks" / "url_step.yml"
 BEHIND_A_TUNNEL = {"ingress_address": "127.0.0.1:41234", "minikube_ip": "192.168.49.2"}
 
 
-def ingress(host: str = "", lb: dict | None = None) -> dict:
+def ingress(host: str = "", lb: dict | None = None, tls_hosts: list[str] | None = None) -> dict:
     item = {
         "spec": {"rules": [{"host": host}] if host else [{}]},
         "status": {"loadBalancer": {"ingress": [lb] if lb else []}},
     }
+    if tls_hosts is not None:
+        item["spec"]["tls"] = [{"hosts": tls_hosts, "secretName": "todo-tls"}]  # pragma: allowlist secret
     return {"resources": [item]}
 
 
@@ -42,7 +44,9 @@ def url_step(
 
 def test_the_minikube_ip_with_the_ingress_host():
     got = url_step(ingresses=ingress("todo.local"), ingress_address="192.168.49.2", minikube_ip="192.168.49.2")
-    assert got == {"address": "192.168.49.2", "host": "todo.local", "url": "http://todo.local/", "hint": ""}
+    assert got == {
+        "address": "192.168.49.2", "host": "todo.local", "url": "http://todo.local/", "scheme": "http", "hint": ""
+    }  # fmt: skip
 
 
 def test_the_tunnel_address_and_why_it_answers():
@@ -68,3 +72,14 @@ def test_without_minikube_the_ingress_load_balancer_address(lb, address):
 
 def test_no_address_no_url():
     assert url_step(ingresses={"resources": []})["url"] == ""
+
+
+def test_https_when_the_ingress_has_tls_for_its_host():
+    """The controller redirects plain HTTP to HTTPS then: the URL, and the probes, are https."""
+    got = url_step(ingresses=ingress("todo.example.test", tls_hosts=["todo.example.test"]), given="203.0.113.7")
+    assert (got["url"], got["scheme"]) == ("https://todo.example.test/", "https")
+    # TLS for another host only, or none: plain http.
+    got = url_step(ingresses=ingress("todo.example.test", tls_hosts=["other.test"]), given="203.0.113.7")
+    assert (got["url"], got["scheme"]) == ("http://todo.example.test/", "http")
+    got = url_step(ingresses=ingress("todo.example.test"), given="203.0.113.7")
+    assert got["scheme"] == "http"
