@@ -23,6 +23,7 @@ def test_our_daemon_gets_the_rule_once_and_before_the_chains_return() -> None:
         assert engine.confine_service_traffic() is False  # someone else's Docker: never changed
         pytest.skip("the answering dockerd is not one tools.docker started")
     engine.run(["iptables", "-D", *RULE], check=False)  # as on a daemon started before the rule
+    engine._CONFINED.clear()  # as a new process meets it
     assert engine.ensure_daemon() is False  # already running: only the rule is added
     assert engine.confine_service_traffic() is False  # once
     rules = user_rules()

@@ -184,13 +184,22 @@ def _dockerd_pid_alive(pidfile: Path = Path("/var/run/docker.pid")) -> bool:
 SERVICE_RANGE = "10.96.0.0/12"
 
 
-def our_daemon(pidfile: Path = Path("/var/run/docker.pid")) -> bool:
-    """Whether the answering dockerd is one `ensure_daemon` started: its output goes to our log."""
+def _our_daemon_pid(pidfile: Path = Path("/var/run/docker.pid")) -> int | None:
+    """The answering dockerd's pid if it is one `ensure_daemon` started (its output goes to our log)."""
     try:
         pid = int(pidfile.read_text().strip())
-        return os.readlink(f"/proc/{pid}/fd/1") == str(dockerd_log().resolve())
+        return pid if os.readlink(f"/proc/{pid}/fd/1") == str(dockerd_log().resolve()) else None
     except (OSError, ValueError):
-        return False
+        return None
+
+
+def our_daemon() -> bool:
+    return _our_daemon_pid() is not None
+
+
+# Daemons (by pid) this process has seen the Service-range rule for: ensure_daemon runs before
+# every Docker step, and the rule needs checking once per daemon, not once per step.
+_CONFINED: set[int] = set()
 
 
 def confine_service_traffic() -> bool:
@@ -207,13 +216,15 @@ def confine_service_traffic() -> bool:
     laptop, and no test traffic leaves for an address that is not ours. Idempotent; returns
     True if it added the rule. A Docker that someone else runs is never changed.
     """
-    if not our_daemon():
+    pid = _our_daemon_pid()
+    if pid is None or pid in _CONFINED:
         return False
     rule = ["DOCKER-USER", "-d", SERVICE_RANGE, "-j", "DROP"]
-    if run(["iptables", "-C", *rule], check=False).returncode == 0:
-        return False
-    run(["iptables", "-I", *rule])
-    return True
+    added = run(["iptables", "-C", *rule], check=False).returncode != 0
+    if added:
+        run(["iptables", "-I", *rule])
+    _CONFINED.add(pid)
+    return added
 
 
 def ensure_daemon(timeout: float = 60.0) -> bool:
@@ -228,13 +239,17 @@ def ensure_daemon(timeout: float = 60.0) -> bool:
     refusal = os.environ.get("TODO_NO_DOCKER")
     if refusal:
         raise DockerError(f"Docker is not to be used here (TODO_NO_DOCKER: {refusal})")
+    started = _start_daemon_unless_one_answers(timeout)
+    confine_service_traffic()
+    return started
+
+
+def _start_daemon_unless_one_answers(timeout: float) -> bool:
     first = _docker_info()
     if first.returncode == 0:
-        confine_service_traffic()
         return False
     with file_lock("dockerd"):
         if daemon_running():  # another test process started it while we waited for the lock
-            confine_service_traffic()
             return False
         process = None
         if not _dockerd_pid_alive():
@@ -261,7 +276,6 @@ def ensure_daemon(timeout: float = 60.0) -> bool:
                     start_new_session=True,
                 )
         _wait_for_daemon(timeout, process)
-    confine_service_traffic()
     return True
 
 
