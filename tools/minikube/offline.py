@@ -143,6 +143,11 @@ def prepare(with_metrics_server: bool = False) -> OfflineRecord:
     timed("kindnet in minikube's cache", timings, lambda: kindnet.save_to_cache(minikube_home))
     every_node = [kindnet.IMAGE, *(images.IMAGES[name] for name in images.WORKER_IMAGES)]
     images.list_for_every_node(minikube_home, every_node)
+    addon_args = {"ingress": [f"--images={ingress.addon_images_flag()}"]}
+    addon_images = {"ingress": [addon["controller"], addon["certgen"]]}
+    if metrics:
+        addon_args[metrics_server.ADDON] = [f"--images={metrics_server.addon_images_flag(metrics)}"]
+        addon_images[metrics_server.ADDON] = [metrics]
     record = OfflineRecord(
         kubernetes_version=version,
         # --force: minikube refuses the docker driver as root without it (CI runs as root).
@@ -152,15 +157,9 @@ def prepare(with_metrics_server: bool = False) -> OfflineRecord:
             *(["--force"] if os.geteuid() == 0 else []),
             AGGREGATOR_ROUTING,
         ],
-        addon_args={
-            "ingress": [f"--images={ingress.addon_images_flag()}"],
-            **({metrics_server.ADDON: [f"--images={metrics_server.addon_images_flag(metrics)}"]} if metrics else {}),
-        },
+        addon_args=addon_args,
         node_images=list(BASE_IMAGE_ARGS.values()),
-        addon_images={
-            "ingress": [addon["controller"], addon["certgen"]],
-            **({metrics_server.ADDON: [metrics]} if metrics else {}),
-        },
+        addon_images=addon_images,
         image_build_args=dict(BASE_IMAGE_ARGS),
         env={"MINIKUBE_WANTUPDATENOTIFICATION": "false"},
     )
